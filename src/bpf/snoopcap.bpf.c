@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * snoopcap's kernel side: fentry/fexit programs on the exec and mount-family
+ * syscalls. Each call produces one entry record (identity, integer arguments,
+ * the strings the pointer arguments point to) and one exit record (return
+ * value, comm after the call). Nothing is paired or decoded here: no per-event
+ * hash map, one ring-buffer copy of exactly the bytes used per record.
+ *
+ * fentry/fexit instead of syscall tracepoints: they need neither kprobes nor
+ * tracefs, and unlike syscall tracepoints they put no work on the entry path
+ * of every other syscall in the system.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "snoopcap.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Settings, fixed by `record` before the programs are loaded. */
+const volatile __u32 cfg_filter_uid = 0; /* nonzero: only cfg_uid */
+const volatile __u32 cfg_uid = 0;
+const volatile __u32 cfg_filter_pid = 0; /* nonzero: only cfg_pid (a tgid) */
+const volatile __u32 cfg_pid = 0;
+const volatile __u32 cfg_filter_mntns = 0; /* nonzero: only cfg_mntns */
+const volatile __u32 cfg_mntns = 0;
+const volatile __u32 cfg_filter_cgroup = 0;    /* nonzero: only tasks under the cgroup in sc_cgroup */
+const volatile __u32 cfg_filter_cgroupmap = 0; /* nonzero: only cgroup ids that are keys of sc_cgroupmap */
+const volatile __u32 cfg_filter_mntnsmap = 0;  /* nonzero: only mount namespaces that are keys of sc_mntnsmap */
+const volatile __u32 cfg_max_args = 20;
+const volatile __u32 cfg_arg_size = 128;
+/* Wake the reader only once this many bytes wait; it polls on a timer anyway. */
+const volatile __u64 cfg_wakeup_bytes = 1 << 20;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by record --ringbuf-size */
+} sc_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SC_LOST_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} sc_lost SEC(".maps");
+
+/*
+ * Per-CPU scratch where an entry record is assembled before one
+ * bpf_ringbuf_output of the bytes used. One slot for exec and one for the
+ * mount family; `busy` guards a slot against a second program that runs on
+ * the same CPU while the first is preempted (fentry programs are preemptible;
+ * the kernel already stops one program from re-entering itself).
+ */
+struct sc_scratch {
+	__u64 busy; /* 64-bit: BPF's atomic exchange needs it without -mcpu=v3 */
+	/* The record, then room for one maximal read past the string area. */
+	__u8 buf[SC_ENTER_SIZE + SC_STRING_AREA + SC_DATA_MAX + 16];
+};
+
+#define SC_SLOT_EXEC 0
+#define SC_SLOT_MOUNT 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct sc_scratch);
+} sc_scratch_map SEC(".maps");
+
+/* Kernel-side container filters (record --cgroup / --cgroupmap / --mntnsmap). */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} sc_cgroup SEC(".maps");
+
+/* Resized by record to the pinned map it reuses; only the key is read. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u64);
+} sc_cgroupmap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u32);
+} sc_mntnsmap SEC(".maps");
+
+/* Instances so that the skeleton generator emits these types for user space. */
+struct sc_record_header sc_type_record_header = {};
+struct sc_enter sc_type_enter = {};
+struct sc_str sc_type_str = {};
+struct sc_exit sc_type_exit = {};
+
+static __always_inline void count_lost(__u32 reason)
+{
+	__u64 *counter = bpf_map_lookup_elem(&sc_lost, &reason);
+
+	if (counter)
+		*counter += 1; /* per-CPU value: no other writer on this CPU */
+}
+
+static __always_inline __u32 current_mnt_ns(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
+/* True when the current task passes every kernel-side filter. */
+static __always_inline bool should_trace(__u64 pid_tgid, __u32 uid, struct task_struct *task)
+{
+	if (cfg_filter_pid && (pid_tgid >> 32) != cfg_pid)
+		return false;
+	if (cfg_filter_uid && uid != cfg_uid)
+		return false;
+	if (cfg_filter_cgroup && bpf_current_task_under_cgroup(&sc_cgroup, 0) != 1)
+		return false;
+	if (cfg_filter_cgroupmap) {
+		__u64 cgroup_id = bpf_get_current_cgroup_id();
+
+		if (!bpf_map_lookup_elem(&sc_cgroupmap, &cgroup_id))
+			return false;
+	}
+	if (cfg_filter_mntns || cfg_filter_mntnsmap) {
+		__u64 mnt_ns = current_mnt_ns(task);
+
+		if (cfg_filter_mntns && mnt_ns != cfg_mntns)
+			return false;
+		if (cfg_filter_mntnsmap && !bpf_map_lookup_elem(&sc_mntnsmap, &mnt_ns))
+			return false;
+	}
+	return true;
+}
+
+/* How a pointer argument is copied into a string item. */
+enum sc_copy {
+	SC_COPY_STR,  /* NUL-terminated string */
+	SC_COPY_BLOB, /* exactly n bytes */
+	SC_COPY_SKIP, /* not read: nothing of interest behind it for this call */
+};
+
+/*
+ * Appends one string item at *off (an offset into the string area) and
+ * advances *off. `limit` is the most bytes kept. For strings one more byte is
+ * read, so that a value of exactly `limit` bytes is not mistaken for a
+ * truncated one; for blobs `cut` says the caller already shortened it.
+ */
+static __always_inline void append_item(__u8 *strings, __u32 *off, const void *uptr, __u32 limit,
+					enum sc_copy how, bool cut)
+{
+	__u32 pos = *off;
+	struct sc_str item = {};
+	__u32 room, want;
+	long n = 0;
+
+	if (pos > SC_STRING_AREA - SC_STR_SIZE)
+		return; /* callers check room first; this keeps the verifier sure too */
+	room = SC_STRING_AREA - SC_STR_SIZE - pos;
+
+	if (how == SC_COPY_SKIP) {
+		item.flags = SC_STR_SKIPPED;
+	} else if (!uptr) {
+		item.flags = SC_STR_NULL;
+	} else {
+		want = how == SC_COPY_STR ? limit + 1 : limit;
+		if (want > room) {
+			want = room;
+			item.flags |= SC_STR_TRUNCATED;
+		}
+		if (want > SC_DATA_MAX + 1)
+			want = SC_DATA_MAX + 1;
+		if (how == SC_COPY_STR) {
+			n = bpf_probe_read_user_str(strings + pos + SC_STR_SIZE, want, uptr);
+			if (n < 0) {
+				item.flags = SC_STR_FAULT;
+				n = 0;
+			} else {
+				n = n > 0 ? n - 1 : 0; /* drop the NUL */
+				if (n > limit) {
+					n = limit;
+					item.flags |= SC_STR_TRUNCATED;
+				}
+			}
+		} else {
+			item.flags |= SC_STR_BINARY;
+			if (cut)
+				item.flags |= SC_STR_TRUNCATED;
+			if (want > SC_DATA_MAX)
+				want = SC_DATA_MAX;
+			n = want;
+			if (want > 0 && bpf_probe_read_user(strings + pos + SC_STR_SIZE, want, uptr) < 0) {
+				item.flags = SC_STR_FAULT | SC_STR_BINARY;
+				n = 0;
+			}
+		}
+	}
+	item.len = n;
+	__builtin_memcpy(strings + pos, &item, sizeof(item));
+	*off = pos + SC_STR_SIZE + item.len;
+}
+
+static __always_inline struct sc_scratch *claim_scratch(__u32 slot)
+{
+	struct sc_scratch *scratch = bpf_map_lookup_elem(&sc_scratch_map, &slot);
+
+	if (!scratch)
+		return NULL;
+	if (__sync_lock_test_and_set(&scratch->busy, 1)) {
+		count_lost(SC_LOST_SCRATCH_BUSY);
+		return NULL;
+	}
+	return scratch;
+}
+
+static __always_inline long wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&sc_events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+										    : BPF_RB_NO_WAKEUP;
+}
+
+/* Fills the fixed part of an entry record; false when a filter rejects the caller. */
+static __always_inline bool fill_enter(struct sc_enter *e, __u8 syscall)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+
+	if (!should_trace(pid_tgid, (__u32)uid_gid, task))
+		return false;
+
+	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
+	e->hdr.pid = pid_tgid >> 32;
+	e->hdr.tid = (__u32)pid_tgid;
+	e->hdr.kind = SC_REC_ENTER;
+	e->hdr.syscall = syscall;
+	e->hdr.reserved = 0;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->uid = (__u32)uid_gid;
+	e->gid = uid_gid >> 32;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->mnt_ns = current_mnt_ns(task);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
+	e->flags = 0;
+	e->reserved = 0;
+	for (int i = 0; i < 6; i++)
+		e->args[i] = 0;
+	return true;
+}
+
+static __always_inline void submit_enter(struct sc_scratch *scratch, __u32 string_bytes)
+{
+	struct sc_enter *e = (struct sc_enter *)scratch->buf;
+	__u32 size = SC_ENTER_SIZE + string_bytes;
+
+	if (size > SC_MAX_RECORD_SIZE)
+		size = SC_MAX_RECORD_SIZE;
+	e->hdr.size = size;
+	if (bpf_ringbuf_output(&sc_events, scratch->buf, size, wakeup_flags()))
+		count_lost(SC_LOST_ENTER_RINGBUF);
+}
+
+/* ---- exec ---- */
+
+static __always_inline int handle_exec_enter(__u8 syscall, const char *filename,
+					     const char *const *argv, __u64 dirfd, __u64 flags)
+{
+	struct sc_scratch *scratch = claim_scratch(SC_SLOT_EXEC);
+	struct sc_enter *e;
+	__u8 *strings;
+	__u32 off = 0, nstrings = 1;
+	__u32 arg_size = cfg_arg_size;
+
+	if (!scratch)
+		return 0;
+	e = (struct sc_enter *)scratch->buf;
+	if (!fill_enter(e, syscall))
+		goto out;
+	if (syscall == SC_SYS_EXECVEAT) {
+		e->args[0] = dirfd;
+		e->args[4] = flags;
+	}
+	strings = scratch->buf + SC_ENTER_SIZE;
+	if (arg_size > SC_ARG_SIZE_LIMIT)
+		arg_size = SC_ARG_SIZE_LIMIT;
+
+	/* Names a path, so PATH_MAX, whatever --arg-size says. */
+	append_item(strings, &off, filename, SC_PATH_MAX, SC_COPY_STR, false);
+
+	if (!argv) {
+		e->flags |= SC_ENTER_ARGV_NULL;
+	} else {
+		for (__u32 i = 0; i < SC_MAX_ARGS_LIMIT; i++) {
+			const char *arg = NULL;
+
+			if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) < 0) {
+				e->flags |= SC_ENTER_ARGV_FAULT;
+				break;
+			}
+			if (!arg)
+				break;
+			if (i >= cfg_max_args || off + SC_STR_SIZE + 1 > SC_STRING_AREA) {
+				e->flags |= SC_ENTER_ARGV_TRUNCATED;
+				break;
+			}
+			append_item(strings, &off, arg, arg_size, SC_COPY_STR, false);
+			nstrings++;
+		}
+	}
+	e->nstrings = nstrings;
+	submit_enter(scratch, off);
+out:
+	*(volatile __u64 *)&scratch->busy = 0; /* same CPU only: a plain store releases it */
+	return 0;
+}
+
+/* ---- mount family ---- */
+
+/*
+ * Per-syscall description of which arguments are integers (kept in args[])
+ * and how each pointer argument is copied, in argument order.
+ */
+static __always_inline int handle_mount_enter(__u8 syscall, struct pt_regs *regs)
+{
+	struct sc_scratch *scratch = claim_scratch(SC_SLOT_MOUNT);
+	struct sc_enter *e;
+	__u8 *strings;
+	__u32 off = 0, nstrings = 0;
+	__u64 a0 = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	__u64 a1 = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	__u64 a2 = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	__u64 a3 = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	__u64 a4 = PT_REGS_PARM5_CORE_SYSCALL(regs);
+
+	if (!scratch)
+		return 0;
+	e = (struct sc_enter *)scratch->buf;
+	if (!fill_enter(e, syscall))
+		goto out;
+	strings = scratch->buf + SC_ENTER_SIZE;
+
+#define STR(ptr, limit) (append_item(strings, &off, (const void *)(ptr), (limit), SC_COPY_STR, false), nstrings++)
+	switch (syscall) {
+	case SC_SYS_MOUNT: /* mount(source, target, fstype, flags, data) */
+		e->args[3] = a3;
+		STR(a0, SC_PATH_MAX);
+		STR(a1, SC_PATH_MAX);
+		STR(a2, SC_PATH_MAX);
+		STR(a4, SC_DATA_MAX);
+		break;
+	case SC_SYS_UMOUNT: /* umount2(target, flags) */
+		e->args[1] = a1;
+		STR(a0, SC_PATH_MAX);
+		break;
+	case SC_SYS_FSOPEN: /* fsopen(fsname, flags) */
+		e->args[1] = a1;
+		STR(a0, SC_PATH_MAX);
+		break;
+	case SC_SYS_FSCONFIG: { /* fsconfig(fd, cmd, key, value, aux) */
+		__u32 cmd = (__u32)a1;
+		enum sc_copy how = SC_COPY_SKIP;
+		__u32 limit = 0;
+
+		e->args[0] = a0;
+		e->args[1] = a1;
+		e->args[4] = a4;
+		STR(a2, SC_PATH_MAX);
+		if (cmd == 1 /* FSCONFIG_SET_STRING */ || cmd == 3 /* SET_PATH */ ||
+		    cmd == 4 /* SET_PATH_EMPTY */) {
+			how = SC_COPY_STR;
+			limit = SC_DATA_MAX;
+		} else if (cmd == 2 /* FSCONFIG_SET_BINARY: aux is the length */) {
+			how = SC_COPY_BLOB;
+			limit = (__u32)a4 > SC_DATA_MAX ? SC_DATA_MAX : (__u32)a4;
+		}
+		append_item(strings, &off, (const void *)a3, limit, how, (__u32)a4 > SC_DATA_MAX);
+		nstrings++;
+		break;
+	}
+	case SC_SYS_FSMOUNT: /* fsmount(fsfd, flags, attr_flags) */
+		e->args[0] = a0;
+		e->args[1] = a1;
+		e->args[2] = a2;
+		break;
+	case SC_SYS_MOVE_MOUNT: /* move_mount(from_dirfd, from_path, to_dirfd, to_path, flags) */
+		e->args[0] = a0;
+		e->args[2] = a2;
+		e->args[4] = a4;
+		STR(a1, SC_PATH_MAX);
+		STR(a3, SC_PATH_MAX);
+		break;
+	case SC_SYS_OPEN_TREE: /* open_tree(dirfd, path, flags) */
+	case SC_SYS_FSPICK:    /* fspick(dirfd, path, flags) */
+		e->args[0] = a0;
+		e->args[2] = a2;
+		STR(a1, SC_PATH_MAX);
+		break;
+	case SC_SYS_MOUNT_SETATTR: { /* mount_setattr(dirfd, path, flags, attr, size) */
+		/* struct mount_attr as of MOUNT_ATTR_SIZE_VER0: 32 bytes. */
+		__u32 size = a4 > 32 ? 32 : (__u32)a4;
+
+		e->args[0] = a0;
+		e->args[2] = a2;
+		e->args[4] = a4;
+		STR(a1, SC_PATH_MAX);
+		append_item(strings, &off, (const void *)a3, size, SC_COPY_BLOB, a4 > 32);
+		nstrings++;
+		break;
+	}
+	}
+#undef STR
+	e->nstrings = nstrings;
+	submit_enter(scratch, off);
+out:
+	*(volatile __u64 *)&scratch->busy = 0; /* same CPU only: a plain store releases it */
+	return 0;
+}
+
+/* ---- exit, shared by every syscall ---- */
+
+static __always_inline int handle_exit(__u8 syscall, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	struct sc_exit *x;
+
+	if (!should_trace(pid_tgid, (__u32)uid_gid, task))
+		return 0;
+	x = bpf_ringbuf_reserve(&sc_events, sizeof(*x), 0);
+	if (!x) {
+		count_lost(SC_LOST_EXIT_RINGBUF);
+		return 0;
+	}
+	x->hdr.ts_ns = bpf_ktime_get_boot_ns();
+	x->hdr.pid = pid_tgid >> 32;
+	x->hdr.tid = (__u32)pid_tgid;
+	x->hdr.size = sizeof(*x);
+	x->hdr.kind = SC_REC_EXIT;
+	x->hdr.syscall = syscall;
+	x->hdr.reserved = 0;
+	x->ret = ret;
+	bpf_get_current_comm(x->comm, sizeof(x->comm));
+	bpf_ringbuf_submit(x, wakeup_flags());
+	return 0;
+}
+
+/*
+ * Program pairs. The syscall wrappers take the user registers; the attach
+ * target's arch prefix (__x64_sys_, __arm64_sys_) comes from build.rs.
+ */
+#define SC_EXIT_PROG(name, id)                                                \
+	SEC("fexit/" SC_SYSCALL_PREFIX #name)                                 \
+	int BPF_PROG(exit_##name, struct pt_regs *regs, long ret)             \
+	{                                                                     \
+		return handle_exit(id, ret);                                  \
+	}
+
+#define SC_MOUNT_PROGS(name, id)                                              \
+	SEC("fentry/" SC_SYSCALL_PREFIX #name)                                \
+	int BPF_PROG(enter_##name, struct pt_regs *regs)                      \
+	{                                                                     \
+		return handle_mount_enter(id, regs);                          \
+	}                                                                     \
+	SC_EXIT_PROG(name, id)
+
+SEC("fentry/" SC_SYSCALL_PREFIX "execve")
+int BPF_PROG(enter_execve, struct pt_regs *regs)
+{
+	return handle_exec_enter(SC_SYS_EXECVE, (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs),
+				 (const char *const *)PT_REGS_PARM2_CORE_SYSCALL(regs), 0, 0);
+}
+SC_EXIT_PROG(execve, SC_SYS_EXECVE)
+
+SEC("fentry/" SC_SYSCALL_PREFIX "execveat")
+int BPF_PROG(enter_execveat, struct pt_regs *regs)
+{
+	return handle_exec_enter(SC_SYS_EXECVEAT, (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs),
+				 (const char *const *)PT_REGS_PARM3_CORE_SYSCALL(regs),
+				 PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM5_CORE_SYSCALL(regs));
+}
+SC_EXIT_PROG(execveat, SC_SYS_EXECVEAT)
+
+SC_MOUNT_PROGS(mount, SC_SYS_MOUNT)
+SC_MOUNT_PROGS(umount, SC_SYS_UMOUNT)
+SC_MOUNT_PROGS(fsopen, SC_SYS_FSOPEN)
+SC_MOUNT_PROGS(fsconfig, SC_SYS_FSCONFIG)
+SC_MOUNT_PROGS(fsmount, SC_SYS_FSMOUNT)
+SC_MOUNT_PROGS(move_mount, SC_SYS_MOVE_MOUNT)
+SC_MOUNT_PROGS(open_tree, SC_SYS_OPEN_TREE)
+SC_MOUNT_PROGS(mount_setattr, SC_SYS_MOUNT_SETATTR)
+SC_MOUNT_PROGS(fspick, SC_SYS_FSPICK)

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * snoopcap raw record layouts: the single source of truth.
+ *
+ * The BPF programs write these records into the ring buffer; `record` stores
+ * them verbatim in the capture; `replay` decodes them through the Rust types
+ * that libbpf-cargo generates from this header (via the BPF object's BTF).
+ * Sizes are checked here with _Static_assert and in Rust against the
+ * SC_*_SIZE constants that build.rs extracts from this file.
+ *
+ * Changing any layout here means bumping SC_LAYOUT_VERSION and keeping the old
+ * layout decodable in replay (docs/FORMAT.md, "Raw record layouts").
+ *
+ * All fields are in the recording host's byte order (little-endian on every
+ * architecture snoopcap builds for) and records are packed back to back: a
+ * record starts on any byte boundary.
+ */
+#ifndef SNOOPCAP_H
+#define SNOOPCAP_H
+
+#define SC_LAYOUT_VERSION 1
+
+#define SC_TASK_COMM_LEN 16
+
+/* Which syscall a record belongs to (sc_record_header.syscall). */
+enum sc_syscall {
+	SC_SYS_EXECVE = 1,
+	SC_SYS_EXECVEAT = 2,
+	SC_SYS_MOUNT = 3,
+	SC_SYS_UMOUNT = 4, /* umount2(2); the kernel names it "umount" */
+	SC_SYS_FSOPEN = 5,
+	SC_SYS_FSCONFIG = 6,
+	SC_SYS_FSMOUNT = 7,
+	SC_SYS_MOVE_MOUNT = 8,
+	SC_SYS_OPEN_TREE = 9,
+	SC_SYS_MOUNT_SETATTR = 10,
+	SC_SYS_FSPICK = 11,
+};
+
+/* sc_record_header.kind */
+enum sc_record_kind {
+	SC_REC_ENTER = 1, /* struct sc_enter followed by nstrings string items */
+	SC_REC_EXIT = 2,  /* struct sc_exit */
+};
+
+/* Common prefix of every record. */
+struct sc_record_header {
+	__u64 ts_ns; /* CLOCK_BOOTTIME (bpf_ktime_get_boot_ns) */
+	__u32 pid;   /* process id (tgid) */
+	__u32 tid;   /* thread id */
+	__u32 size;  /* size of the whole record in bytes, this header included */
+	__u8 kind;   /* enum sc_record_kind */
+	__u8 syscall; /* enum sc_syscall */
+	__u16 reserved; /* zero */
+};
+
+/* sc_enter.flags */
+#define SC_ENTER_ARGV_TRUNCATED 0x1 /* exec: argv had more entries than were captured */
+#define SC_ENTER_ARGV_NULL 0x2      /* exec: the argv pointer itself was NULL */
+#define SC_ENTER_ARGV_FAULT 0x4     /* exec: reading the argv pointer array failed */
+
+/*
+ * Fixed part of a syscall-entry record. args[i] holds syscall argument i when
+ * that argument is an integer (flags, fds, commands, sizes) and 0 when it is a
+ * pointer: pointers are meaningless after the fact and cost capture bytes, so
+ * what they point to is captured as string items instead.
+ */
+struct sc_enter {
+	struct sc_record_header hdr;
+	__u64 cgroup_id; /* cgroup v2 id of the caller */
+	__u64 args[6];
+	__u32 ppid;   /* real parent's tgid */
+	__u32 uid;    /* real uid */
+	__u32 gid;    /* real gid */
+	__u32 mnt_ns; /* mount namespace inode number */
+	char comm[SC_TASK_COMM_LEN];  /* caller's comm at entry */
+	char pcomm[SC_TASK_COMM_LEN]; /* real parent's comm */
+	__u16 nstrings; /* string items that follow */
+	__u16 flags;    /* SC_ENTER_* */
+	__u32 reserved; /* zero */
+};
+
+/* sc_str.flags */
+#define SC_STR_NULL 0x1      /* the pointer was NULL: nothing read, len 0 */
+#define SC_STR_TRUNCATED 0x2 /* the value was longer than what was kept */
+#define SC_STR_FAULT 0x4     /* reading user memory failed: len 0 */
+#define SC_STR_BINARY 0x8    /* a byte blob of a given length, not a C string */
+#define SC_STR_SKIPPED 0x10  /* not read: the argument carries no data for this call, or no room was left */
+
+/*
+ * A string item: this header, then len bytes (no terminating NUL). Items
+ * follow struct sc_enter back to back, in the order docs/FORMAT.md gives for
+ * each syscall: the pointer arguments in argument order; for exec the
+ * filename first, then argv[0], argv[1], ...
+ */
+struct sc_str {
+	__u16 len;
+	__u16 flags; /* SC_STR_* */
+};
+
+/* A syscall-exit record. */
+struct sc_exit {
+	struct sc_record_header hdr;
+	__s64 ret; /* the syscall's return value (negative errno on failure) */
+	char comm[SC_TASK_COMM_LEN]; /* caller's comm after the call: for exec, the new image's */
+};
+
+/* Record sizes, checked on both sides (build.rs turns these into Rust constants). */
+#define SC_RECORD_HEADER_SIZE 24
+#define SC_ENTER_SIZE 136
+#define SC_STR_SIZE 4
+#define SC_EXIT_SIZE 48
+
+_Static_assert(sizeof(struct sc_record_header) == SC_RECORD_HEADER_SIZE, "sc_record_header size");
+_Static_assert(sizeof(struct sc_enter) == SC_ENTER_SIZE, "sc_enter size");
+_Static_assert(sizeof(struct sc_str) == SC_STR_SIZE, "sc_str size");
+_Static_assert(sizeof(struct sc_exit) == SC_EXIT_SIZE, "sc_exit size");
+
+/* Limits of what one record can hold. */
+#define SC_MAX_ARGS_LIMIT 128       /* --max-args upper bound */
+#define SC_ARG_SIZE_LIMIT 4096      /* --arg-size upper bound, bytes per argument */
+#define SC_PATH_MAX 4096            /* mount-family strings: up to PATH_MAX bytes */
+#define SC_DATA_MAX 4096            /* mount data / fsconfig values: up to a page */
+#define SC_STRING_AREA 16384        /* bytes of string items one record can carry */
+#define SC_MAX_RECORD_SIZE (SC_ENTER_SIZE + SC_STRING_AREA)
+
+/* Indexes into the per-CPU loss counters (map sc_lost). */
+enum sc_loss_reason {
+	SC_LOST_ENTER_RINGBUF = 0, /* an entry record did not fit in the ring buffer */
+	SC_LOST_EXIT_RINGBUF = 1,  /* an exit record did not fit in the ring buffer */
+	SC_LOST_SCRATCH_BUSY = 2,  /* the per-CPU scratch buffer was in use by a preempted program */
+	SC_LOST_REASONS = 3,
+};
+
+#endif /* SNOOPCAP_H */

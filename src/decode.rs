@@ -1,0 +1,1 @@
+//! Decoding of raw kernel records (layout versions of src/bpf/snoopcap.h) into typed records.

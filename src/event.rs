@@ -1,0 +1,275 @@
+//! The decoded event model: one syscall, entry and exit paired, with every
+//! argument decoded from the raw kernel records. Produced by `reassemble`,
+//! consumed by `filter` and `render`.
+
+use std::fmt;
+
+/// The traced syscalls. Numbers are the raw layout's `enum sc_syscall`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Syscall {
+    Execve,
+    Execveat,
+    Mount,
+    Umount,
+    Fsopen,
+    Fsconfig,
+    Fsmount,
+    MoveMount,
+    OpenTree,
+    MountSetattr,
+    Fspick,
+}
+
+impl Syscall {
+    pub const ALL: [Syscall; 11] = [
+        Syscall::Execve,
+        Syscall::Execveat,
+        Syscall::Mount,
+        Syscall::Umount,
+        Syscall::Fsopen,
+        Syscall::Fsconfig,
+        Syscall::Fsmount,
+        Syscall::MoveMount,
+        Syscall::OpenTree,
+        Syscall::MountSetattr,
+        Syscall::Fspick,
+    ];
+
+    /// From the raw layout's syscall number.
+    pub fn from_raw(raw: u8) -> Option<Syscall> {
+        Syscall::ALL.get(usize::from(raw).checked_sub(1)?).copied()
+    }
+
+    pub fn raw(self) -> u8 {
+        self as u8 + 1
+    }
+
+    /// The `event` field of JSON/CSV output: execve and execveat are both `exec`.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            Syscall::Execve | Syscall::Execveat => "exec",
+            Syscall::Mount => "mount",
+            Syscall::Umount => "umount",
+            Syscall::Fsopen => "fsopen",
+            Syscall::Fsconfig => "fsconfig",
+            Syscall::Fsmount => "fsmount",
+            Syscall::MoveMount => "move_mount",
+            Syscall::OpenTree => "open_tree",
+            Syscall::MountSetattr => "mount_setattr",
+            Syscall::Fspick => "fspick",
+        }
+    }
+
+    /// The syscall's own name (`execveat`, `umount2` is named `umount` as bcc does).
+    pub fn name(self) -> &'static str {
+        match self {
+            Syscall::Execve => "execve",
+            Syscall::Execveat => "execveat",
+            other => other.event_name(),
+        }
+    }
+
+    pub fn is_exec(self) -> bool {
+        matches!(self, Syscall::Execve | Syscall::Execveat)
+    }
+
+    /// Which `--events` class the syscall belongs to.
+    pub fn class(self) -> EventClass {
+        if self.is_exec() {
+            EventClass::Exec
+        } else {
+            EventClass::Mount
+        }
+    }
+}
+
+impl fmt::Display for Syscall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The two event classes of `--events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventClass {
+    Exec,
+    Mount,
+}
+
+impl EventClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventClass::Exec => "exec",
+            EventClass::Mount => "mount",
+        }
+    }
+}
+
+/// Bytes copied from user memory for one pointer argument, as captured.
+/// The bytes are kept as they were: no UTF-8 assumption.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captured {
+    pub bytes: Vec<u8>,
+    /// The pointer was NULL.
+    pub null: bool,
+    /// The value was longer than what was kept.
+    pub truncated: bool,
+    /// Reading user memory failed.
+    pub fault: bool,
+    /// A byte blob (fsconfig binary value, struct mount_attr), not a C string.
+    pub binary: bool,
+    /// Not read: the argument carries nothing for this call.
+    pub skipped: bool,
+}
+
+impl Captured {
+    pub fn from_bytes(bytes: &[u8]) -> Captured {
+        Captured {
+            bytes: bytes.to_vec(),
+            ..Captured::default()
+        }
+    }
+
+    /// True when there is a value to show (not NULL, not skipped, not a fault).
+    pub fn is_present(&self) -> bool {
+        !(self.null || self.skipped || self.fault)
+    }
+}
+
+/// `struct mount_attr` of mount_setattr(2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MountAttr {
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub propagation: u64,
+    pub userns_fd: u64,
+}
+
+impl MountAttr {
+    /// Decodes the captured blob (little-endian u64s; missing bytes are zero,
+    /// as the kernel treats a short struct).
+    pub fn from_blob(blob: &[u8]) -> MountAttr {
+        let word = |i: usize| -> u64 {
+            let mut bytes = [0u8; 8];
+            for (k, b) in bytes.iter_mut().enumerate() {
+                *b = blob.get(i * 8 + k).copied().unwrap_or(0);
+            }
+            u64::from_le_bytes(bytes)
+        };
+        MountAttr {
+            attr_set: word(0),
+            attr_clr: word(1),
+            propagation: word(2),
+            userns_fd: word(3),
+        }
+    }
+}
+
+/// Syscall-specific arguments, named as in each syscall's man page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Args {
+    /// execve(filename, argv, envp) and execveat(dirfd, filename, argv, envp, flags).
+    Exec {
+        /// execveat only.
+        dirfd: Option<i32>,
+        /// execveat only.
+        flags: Option<u32>,
+        filename: Captured,
+        /// argv, argv[0] first, as captured (at most record's --max-args).
+        args: Vec<Captured>,
+        /// argv had more entries than were captured (or one was cut short).
+        args_truncated: bool,
+    },
+    Mount {
+        source: Captured,
+        target: Captured,
+        fstype: Captured,
+        flags: u64,
+        data: Captured,
+    },
+    Umount {
+        target: Captured,
+        flags: u64,
+    },
+    Fsopen {
+        fsname: Captured,
+        flags: u32,
+    },
+    Fsconfig {
+        fd: i32,
+        cmd: u32,
+        key: Captured,
+        /// A string for SET_STRING/SET_PATH/SET_PATH_EMPTY, a blob for
+        /// SET_BINARY, skipped otherwise.
+        value: Captured,
+        aux: i32,
+    },
+    Fsmount {
+        fs_fd: i32,
+        flags: u32,
+        attr_flags: u32,
+    },
+    MoveMount {
+        from_dirfd: i32,
+        from_path: Captured,
+        to_dirfd: i32,
+        to_path: Captured,
+        flags: u32,
+    },
+    OpenTree {
+        dirfd: i32,
+        path: Captured,
+        flags: u32,
+    },
+    MountSetattr {
+        dirfd: i32,
+        path: Captured,
+        flags: u32,
+        /// The captured struct mount_attr bytes (at most 32).
+        attr: Captured,
+        size: u64,
+    },
+    Fspick {
+        dirfd: i32,
+        path: Captured,
+        flags: u32,
+    },
+}
+
+/// One syscall, entry and exit paired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub syscall: Syscall,
+    /// Boot-time clock at entry, nanoseconds.
+    pub ts_ns: u64,
+    /// Wall-clock time of the entry, nanoseconds since the Unix epoch (UTC),
+    /// from the capture's clock anchors.
+    pub wall_ns: i64,
+    /// Exit time minus entry time.
+    pub latency_ns: u64,
+    /// Process id (tgid).
+    pub pid: u32,
+    /// Thread id at entry. For an exec from a non-leader thread this is the
+    /// thread that called exec (its id becomes `pid` when the exec succeeds).
+    pub tid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Command name after the call (for exec: the new image's).
+    pub comm: Vec<u8>,
+    /// Command name at entry.
+    pub comm_before: Vec<u8>,
+    /// Parent's command name.
+    pub pcomm: Vec<u8>,
+    pub mnt_ns: u32,
+    pub cgroup_id: u64,
+    /// The syscall's return value (negative errno on failure).
+    pub ret: i64,
+    pub args: Args,
+}
+
+impl Event {
+    pub fn failed(&self) -> bool {
+        self.ret < 0
+    }
+}

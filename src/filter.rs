@@ -1,0 +1,1 @@
+//! Replay-side event filters (--pid, --uid, --comm, --mntns, --cgroup-id, --since, --until, --failed-only, --events).

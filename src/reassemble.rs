@@ -1,0 +1,1 @@
+//! Reassembly: pairs entry and exit records into events, tolerating loss.

@@ -1,0 +1,1 @@
+//! Output renderers: bcc-compatible tables, CSV and JSON Lines.

@@ -1,0 +1,1 @@
+//! snoopcap's one integration-test binary; each module covers one area.
