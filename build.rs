@@ -14,12 +14,10 @@ const LAYOUT_HEADER: &str = "src/bpf/snoopcap.h";
 fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
-    // libbpf's bpf_tracing.h needs the target arch to find syscall arguments
-    // in pt_regs; the syscall wrappers carry an arch prefix.
-    let (target_arch, syscall_prefix) = match arch.as_str() {
-        "x86_64" => ("x86", "__x64_sys_"),
-        "aarch64" => ("arm64", "__arm64_sys_"),
-        other => panic!("snoopcap's BPF programs support x86_64 and aarch64, not {other}"),
+    // vmlinux.h is generated for one architecture; it is committed for x86_64.
+    let target_arch = match arch.as_str() {
+        "x86_64" => "x86",
+        other => panic!("snoopcap's committed vmlinux.h is for x86_64, not {other}: regenerate it with bpftool (README)"),
     };
 
     SkeletonBuilder::new()
@@ -27,7 +25,6 @@ fn main() {
         .clang_args([
             "-Isrc/bpf".to_string(),
             format!("-D__TARGET_ARCH_{target_arch}"),
-            format!("-DSC_SYSCALL_PREFIX=\"{syscall_prefix}\""),
             "-Wall".to_string(),
             "-Werror".to_string(),
         ])

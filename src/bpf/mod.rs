@@ -1,7 +1,16 @@
-//! The kernel side: the generated BPF skeleton and the raw record layouts
-//! shared with `snoopcap.h`.
+//! The kernel side: the generated BPF skeleton, the raw record layout
+//! constants shared with `snoopcap.h`, and the loader that configures, loads
+//! and attaches the programs and hands out the ring buffer and loss counters.
 
-#[allow(clippy::all, clippy::pedantic, missing_docs, non_camel_case_types, dead_code)]
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code,
+    unsafe_op_in_unsafe_fn
+)]
 mod skel {
     include!(concat!(env!("OUT_DIR"), "/snoopcap.skel.rs"));
 }
@@ -12,4 +21,594 @@ pub mod layout {
     include!(concat!(env!("OUT_DIR"), "/layout_consts.rs"));
 }
 
-pub use skel::*;
+pub use skel::types;
+
+use std::fs::File;
+use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType, OpenObject, PrintLevel, RingBufferBuilder};
+
+use skel::{OpenSnoopcapSkel, SnoopcapSkel, SnoopcapSkelBuilder};
+
+/// Compile-time checks that the generated types match the header's sizes.
+const _: () = {
+    assert!(std::mem::size_of::<types::sc_record_header>() == layout::SC_RECORD_HEADER_SIZE as usize);
+    assert!(std::mem::size_of::<types::sc_enter>() == layout::SC_ENTER_SIZE as usize);
+    assert!(std::mem::size_of::<types::sc_str>() == layout::SC_STR_SIZE as usize);
+    assert!(std::mem::size_of::<types::sc_exit>() == layout::SC_EXIT_SIZE as usize);
+};
+
+/// Number of loss reasons counted per CPU (see `enum sc_loss_reason`).
+pub const LOSS_REASONS: usize = layout::SC_LOST_REASONS as usize;
+
+/// Errors of loading and attaching the kernel side; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("record needs root (CAP_BPF and CAP_PERFMON): run it as root, e.g. with sudo")]
+    NotRoot,
+    #[error(
+        "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): snoopcap needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"
+    )]
+    NoBtf,
+    #[error(
+        "this kernel does not support BPF (the bpf() syscall failed: {0}); snoopcap needs CONFIG_BPF_SYSCALL=y"
+    )]
+    NoBpf(String),
+    #[error("invalid setting: {0}")]
+    Config(String),
+    #[error("{what} {path}: {reason}")]
+    PinnedMap {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("cgroup {path}: {reason}")]
+    Cgroup { path: PathBuf, reason: String },
+    #[error("loading the BPF programs failed: {reason}{log}")]
+    Load { reason: String, log: String },
+    #[error(
+        "tracefs is not mounted and mounting it failed ({0}): mount it with `mount -t tracefs nodev /sys/kernel/tracing`"
+    )]
+    NoTracefs(String),
+    #[error("attaching {program} failed: {reason} (snoopcap needs syscall tracepoints: CONFIG_FTRACE_SYSCALLS=y)")]
+    Attach { program: String, reason: String },
+    #[error("reading {what} failed: {reason}")]
+    Runtime { what: &'static str, reason: String },
+}
+
+/// Which event classes to trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSelection {
+    pub exec: bool,
+    pub mount: bool,
+}
+
+impl Default for EventSelection {
+    fn default() -> Self {
+        EventSelection {
+            exec: true,
+            mount: true,
+        }
+    }
+}
+
+impl EventSelection {
+    /// Parses `--events exec,mount`.
+    pub fn parse(list: &str) -> Result<EventSelection, ProbeError> {
+        let mut selection = EventSelection {
+            exec: false,
+            mount: false,
+        };
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item {
+                "exec" => selection.exec = true,
+                "mount" => selection.mount = true,
+                other => {
+                    return Err(ProbeError::Config(format!(
+                        "unknown event class {other:?} in --events (expected exec, mount)"
+                    )))
+                }
+            }
+        }
+        if !selection.exec && !selection.mount {
+            return Err(ProbeError::Config("--events selects nothing".into()));
+        }
+        Ok(selection)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if self.exec {
+            names.push("exec".to_string());
+        }
+        if self.mount {
+            names.push("mount".to_string());
+        }
+        names
+    }
+}
+
+/// Everything the kernel side is configured with before loading.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    pub events: EventSelection,
+    pub uid: Option<u32>,
+    pub pid: Option<u32>,
+    pub mntns: Option<u32>,
+    pub cgroup_dir: Option<PathBuf>,
+    pub cgroupmap: Option<PathBuf>,
+    pub mntnsmap: Option<PathBuf>,
+    pub max_args: u32,
+    pub arg_size: u32,
+    pub ringbuf_bytes: u32,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            events: EventSelection::default(),
+            uid: None,
+            pid: None,
+            mntns: None,
+            cgroup_dir: None,
+            cgroupmap: None,
+            mntnsmap: None,
+            max_args: 20,
+            arg_size: 128,
+            ringbuf_bytes: DEFAULT_RINGBUF_BYTES,
+        }
+    }
+}
+
+/// Default ring buffer: room for tens of thousands of records between polls.
+pub const DEFAULT_RINGBUF_BYTES: u32 = 16 << 20;
+
+impl ProbeConfig {
+    /// Checks the settings against the layout's limits.
+    pub fn validate(&self) -> Result<(), ProbeError> {
+        if self.max_args == 0 || u64::from(self.max_args) > layout::SC_MAX_ARGS_LIMIT {
+            return Err(ProbeError::Config(format!(
+                "--max-args must be between 1 and {}",
+                layout::SC_MAX_ARGS_LIMIT
+            )));
+        }
+        if self.arg_size == 0 || u64::from(self.arg_size) > layout::SC_ARG_SIZE_LIMIT {
+            return Err(ProbeError::Config(format!(
+                "--arg-size must be between 1 and {}",
+                layout::SC_ARG_SIZE_LIMIT
+            )));
+        }
+        let page = page_size();
+        if !self.ringbuf_bytes.is_power_of_two() || self.ringbuf_bytes < page {
+            return Err(ProbeError::Config(format!(
+                "the ring buffer size must be a power of two of at least {page} bytes, not {}",
+                self.ringbuf_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Human-readable kernel-side filters, for the capture header.
+    pub fn filter_descriptions(&self) -> Vec<String> {
+        let mut filters = Vec::new();
+        if let Some(uid) = self.uid {
+            filters.push(format!("uid={uid}"));
+        }
+        if let Some(pid) = self.pid {
+            filters.push(format!("pid={pid}"));
+        }
+        if let Some(mntns) = self.mntns {
+            filters.push(format!("mntns={mntns}"));
+        }
+        if let Some(dir) = &self.cgroup_dir {
+            filters.push(format!("cgroup={}", dir.display()));
+        }
+        if let Some(map) = &self.cgroupmap {
+            filters.push(format!("cgroupmap={}", map.display()));
+        }
+        if let Some(map) = &self.mntnsmap {
+            filters.push(format!("mntnsmap={}", map.display()));
+        }
+        filters
+    }
+}
+
+pub fn page_size() -> u32 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u32::try_from(size).unwrap_or(4096)
+}
+
+/// libbpf's messages, kept to explain a failed load instead of spraying them on stderr.
+static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+
+fn keep_libbpf_message(level: PrintLevel, msg: String) {
+    if level == PrintLevel::Debug && std::env::var_os("SNOOPCAP_LIBBPF_DEBUG").is_none() {
+        return;
+    }
+    if let Ok(mut log) = LIBBPF_LOG.lock() {
+        // Keep the tail: verifier logs can be long and the end says why.
+        if log.len() > 64 * 1024 {
+            let cut = log.len() - 32 * 1024;
+            let cut = (cut..log.len()).find(|&i| log.is_char_boundary(i)).unwrap_or(0);
+            log.drain(..cut);
+        }
+        log.push_str(&msg);
+    }
+}
+
+fn take_libbpf_log() -> String {
+    LIBBPF_LOG
+        .lock()
+        .map(|mut log| std::mem::take(&mut *log))
+        .unwrap_or_default()
+}
+
+/// Checks what the kernel side needs before trying, so that each missing
+/// piece gets its own plain message.
+pub fn check_environment() -> Result<(), ProbeError> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(ProbeError::NotRoot);
+    }
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return Err(ProbeError::NoBtf);
+    }
+    ensure_tracefs()
+}
+
+const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// libbpf finds syscall tracepoints through tracefs; mount it where it is
+/// missing (as perf and bpftrace do).
+fn ensure_tracefs() -> Result<(), ProbeError> {
+    let mounted = [TRACEFS, "/sys/kernel/debug/tracing"]
+        .iter()
+        .any(|dir| Path::new(dir).join("events/syscalls").is_dir());
+    if mounted {
+        return Ok(());
+    }
+    let target = std::ffi::CString::new(TRACEFS).map_err(|e| ProbeError::NoTracefs(e.to_string()))?;
+    let fstype = c"tracefs";
+    let source = c"nodev";
+    // SAFETY: every pointer is a valid NUL-terminated string; data is NULL.
+    let rc = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(ProbeError::NoTracefs(std::io::Error::last_os_error().to_string()));
+    }
+    if !Path::new(TRACEFS).join("events/syscalls").is_dir() {
+        return Err(ProbeError::NoTracefs(
+            "it has no events/syscalls directory: this kernel lacks CONFIG_FTRACE_SYSCALLS".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Loaded and attached programs. Dropping it detaches everything.
+pub struct Probes<'obj> {
+    skel: SnoopcapSkel<'obj>,
+    num_cpus: usize,
+}
+
+/// The pinned map's properties that decide whether it can stand in for ours.
+struct PinnedMapInfo {
+    handle: MapHandle,
+    value_size: u32,
+    max_entries: u32,
+    flags: u32,
+}
+
+fn open_pinned_filter_map(what: &'static str, path: &Path) -> Result<PinnedMapInfo, ProbeError> {
+    let fail = |reason: String| ProbeError::PinnedMap {
+        what,
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.exists() {
+        let bpffs_hint = if Path::new("/sys/fs/bpf").read_dir().map(|mut d| d.next().is_none()).unwrap_or(true) {
+            " (is bpffs mounted? mount -t bpf bpf /sys/fs/bpf)"
+        } else {
+            ""
+        };
+        return Err(fail(format!("no such pinned map{bpffs_hint}")));
+    }
+    let handle = MapHandle::from_pinned_path(path)
+        .map_err(|err| fail(format!("not a pinned BPF map ({err})")))?;
+    let info = libbpf_rs::MapInfo::new(handle.as_fd())
+        .map_err(|err| fail(format!("cannot read map info ({err})")))?;
+    let map_type = info.map_type();
+    if !matches!(map_type, MapType::Hash | MapType::LruHash) {
+        return Err(fail(format!(
+            "is a {map_type:?} map; expected a hash map (bpftool map create PATH type hash key 8 value 8 entries N name NAME)"
+        )));
+    }
+    if info.info.key_size != 8 {
+        return Err(fail(format!(
+            "has {}-byte keys; expected 8-byte (u64) keys",
+            info.info.key_size
+        )));
+    }
+    Ok(PinnedMapInfo {
+        value_size: info.info.value_size,
+        max_entries: info.info.max_entries,
+        flags: info.info.map_flags,
+        handle,
+    })
+}
+
+fn reuse_map(
+    map: &mut libbpf_rs::OpenMapMut<'_>,
+    pinned: &PinnedMapInfo,
+    map_type: MapType,
+) -> Result<(), String> {
+    // libbpf reuses a map only when its definition matches the pinned one.
+    if map_type != map.map_type() {
+        return Err(format!("map type {map_type:?} cannot stand in"));
+    }
+    map.set_value_size(pinned.value_size)
+        .and_then(|_| map.set_max_entries(pinned.max_entries))
+        .and_then(|_| map.set_map_flags(pinned.flags))
+        .and_then(|_| map.reuse_fd(pinned.handle.as_fd()))
+        .map_err(|err| err.to_string())
+}
+
+impl<'obj> Probes<'obj> {
+    /// Opens, configures, loads and attaches the programs `config` selects.
+    pub fn load(
+        config: &ProbeConfig,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+    ) -> Result<Probes<'obj>, ProbeError> {
+        config.validate()?;
+        check_environment()?;
+        libbpf_rs::set_print(Some((PrintLevel::Info, keep_libbpf_message)));
+
+        let num_cpus = libbpf_rs::num_possible_cpus().map_err(|err| ProbeError::Runtime {
+            what: "the number of possible CPUs",
+            reason: err.to_string(),
+        })?;
+
+        let load_err = |err: libbpf_rs::Error| ProbeError::Load {
+            reason: err.to_string(),
+            log: {
+                let log = take_libbpf_log();
+                if log.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nlibbpf said:\n{}", log.trim_end())
+                }
+            },
+        };
+
+        let mut open: OpenSnoopcapSkel<'obj> = SnoopcapSkelBuilder::default()
+            .open(storage)
+            .map_err(load_err)?;
+
+        let rodata = open.maps.rodata_data.as_deref_mut().ok_or_else(|| ProbeError::Load {
+            reason: "the BPF object has no read-only data section".into(),
+            log: String::new(),
+        })?;
+        if let Some(uid) = config.uid {
+            rodata.cfg_filter_uid = 1;
+            rodata.cfg_uid = uid;
+        }
+        if let Some(pid) = config.pid {
+            rodata.cfg_filter_pid = 1;
+            rodata.cfg_pid = pid;
+        }
+        if let Some(mntns) = config.mntns {
+            rodata.cfg_filter_mntns = 1;
+            rodata.cfg_mntns = mntns;
+        }
+        rodata.cfg_filter_cgroup = u32::from(config.cgroup_dir.is_some());
+        rodata.cfg_filter_cgroupmap = u32::from(config.cgroupmap.is_some());
+        rodata.cfg_filter_mntnsmap = u32::from(config.mntnsmap.is_some());
+        rodata.cfg_max_args = config.max_args;
+        rodata.cfg_arg_size = config.arg_size;
+        // Wake the reader when a quarter of the ring is used; it polls anyway.
+        rodata.cfg_wakeup_bytes = u64::from(config.ringbuf_bytes / 4);
+
+        open.maps
+            .sc_events
+            .set_max_entries(config.ringbuf_bytes)
+            .map_err(load_err)?;
+
+        if let Some(path) = &config.cgroupmap {
+            let pinned = open_pinned_filter_map("cgroup map", path)?;
+            reuse_map(&mut open.maps.sc_cgroupmap, &pinned, MapType::Hash).map_err(|reason| {
+                ProbeError::PinnedMap {
+                    what: "cgroup map",
+                    path: path.clone(),
+                    reason,
+                }
+            })?;
+        }
+        if let Some(path) = &config.mntnsmap {
+            let pinned = open_pinned_filter_map("mount namespace map", path)?;
+            reuse_map(&mut open.maps.sc_mntnsmap, &pinned, MapType::Hash).map_err(|reason| {
+                ProbeError::PinnedMap {
+                    what: "mount namespace map",
+                    path: path.clone(),
+                    reason,
+                }
+            })?;
+        }
+
+        {
+            let progs = &mut open.progs;
+            let exec = config.events.exec;
+            let mount = config.events.mount;
+            for prog in [
+                &mut progs.enter_execve,
+                &mut progs.exit_execve,
+                &mut progs.enter_execveat,
+                &mut progs.exit_execveat,
+            ] {
+                prog.set_autoload(exec);
+            }
+            for prog in [
+                &mut progs.enter_mount,
+                &mut progs.exit_mount,
+                &mut progs.enter_umount,
+                &mut progs.exit_umount,
+                &mut progs.enter_fsopen,
+                &mut progs.exit_fsopen,
+                &mut progs.enter_fsconfig,
+                &mut progs.exit_fsconfig,
+                &mut progs.enter_fsmount,
+                &mut progs.exit_fsmount,
+                &mut progs.enter_move_mount,
+                &mut progs.exit_move_mount,
+                &mut progs.enter_open_tree,
+                &mut progs.exit_open_tree,
+                &mut progs.enter_mount_setattr,
+                &mut progs.exit_mount_setattr,
+                &mut progs.enter_fspick,
+                &mut progs.exit_fspick,
+            ] {
+                prog.set_autoload(mount);
+            }
+        }
+
+        let mut skel = open.load().map_err(load_err)?;
+
+        if let Some(dir) = &config.cgroup_dir {
+            let cgroup = File::open(dir).map_err(|err| ProbeError::Cgroup {
+                path: dir.clone(),
+                reason: format!("cannot open it ({err})"),
+            })?;
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&cgroup) as u32;
+            skel.maps
+                .sc_cgroup
+                .update(&0u32.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
+                .map_err(|err| ProbeError::Cgroup {
+                    path: dir.clone(),
+                    reason: format!(
+                        "not a cgroup v2 directory ({err}); cgroup v2 is usually mounted at /sys/fs/cgroup or /sys/fs/cgroup/unified"
+                    ),
+                })?;
+        }
+
+        attach_all(&mut skel, config.events)?;
+        take_libbpf_log();
+        Ok(Probes { skel, num_cpus })
+    }
+
+    /// Builds the ring buffer reader; `on_record` gets each raw record.
+    pub fn ring_buffer<'cb, F>(&'cb self, on_record: F) -> Result<libbpf_rs::RingBuffer<'cb>, ProbeError>
+    where
+        F: FnMut(&[u8]) -> i32 + 'cb,
+    {
+        let mut builder = RingBufferBuilder::new();
+        builder
+            .add(&self.skel.maps.sc_events, on_record)
+            .map_err(|err| ProbeError::Runtime {
+                what: "the ring buffer",
+                reason: err.to_string(),
+            })?;
+        builder.build().map_err(|err| ProbeError::Runtime {
+            what: "the ring buffer",
+            reason: err.to_string(),
+        })
+    }
+
+    /// Cumulative loss counters: one row per possible CPU, one column per
+    /// `sc_loss_reason`.
+    pub fn loss_counters(&self) -> Result<Vec<Vec<u64>>, ProbeError> {
+        let mut per_cpu = vec![vec![0u64; LOSS_REASONS]; self.num_cpus];
+        for reason in 0..LOSS_REASONS {
+            let key = (reason as u32).to_ne_bytes();
+            let values = self
+                .skel
+                .maps
+                .sc_lost
+                .lookup_percpu(&key, MapFlags::ANY)
+                .map_err(|err| ProbeError::Runtime {
+                    what: "the loss counters",
+                    reason: err.to_string(),
+                })?
+                .unwrap_or_default();
+            for (cpu, value) in values.iter().enumerate() {
+                let count = value
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_ne_bytes)
+                    .unwrap_or(0);
+                if let Some(row) = per_cpu.get_mut(cpu) {
+                    row[reason] = count;
+                }
+            }
+        }
+        Ok(per_cpu)
+    }
+
+    pub fn num_cpus(&self) -> usize {
+        self.num_cpus
+    }
+}
+
+fn attach_all(skel: &mut SnoopcapSkel<'_>, events: EventSelection) -> Result<(), ProbeError> {
+    let progs = &skel.progs;
+    let links = &mut skel.links;
+    macro_rules! attach {
+        ($($name:ident),*) => {
+            $(
+                links.$name = Some(progs.$name.attach().map_err(|err| ProbeError::Attach {
+                    program: stringify!($name).to_string(),
+                    reason: err.to_string(),
+                })?);
+            )*
+        };
+    }
+    if events.exec {
+        attach!(enter_execve, exit_execve, enter_execveat, exit_execveat);
+    }
+    if events.mount {
+        attach!(
+            enter_mount,
+            exit_mount,
+            enter_umount,
+            exit_umount,
+            enter_fsopen,
+            exit_fsopen,
+            enter_fsconfig,
+            exit_fsconfig,
+            enter_fsmount,
+            exit_fsmount,
+            enter_move_mount,
+            exit_move_mount,
+            enter_open_tree,
+            exit_open_tree,
+            enter_mount_setattr,
+            exit_mount_setattr,
+            enter_fspick,
+            exit_fspick
+        );
+    }
+    Ok(())
+}
+
+/// Polls the ring buffer: waits up to `timeout` for a wakeup, then drains
+/// whatever is there (the kernel side wakes us only for large batches).
+pub fn drain(ring: &libbpf_rs::RingBuffer<'_>, timeout: Duration) -> Result<(), ProbeError> {
+    ring.poll(timeout).map_err(|err| ProbeError::Runtime {
+        what: "the ring buffer",
+        reason: err.to_string(),
+    })?;
+    ring.consume().map_err(|err| ProbeError::Runtime {
+        what: "the ring buffer",
+        reason: err.to_string(),
+    })
+}

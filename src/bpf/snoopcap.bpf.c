@@ -6,13 +6,14 @@
  * value, comm after the call). Nothing is paired or decoded here: no per-event
  * hash map, one ring-buffer copy of exactly the bytes used per record.
  *
- * fentry/fexit instead of syscall tracepoints: they need neither kprobes nor
- * tracefs, and unlike syscall tracepoints they put no work on the entry path
- * of every other syscall in the system.
+ * Hooks: the per-syscall tracepoints (syscalls/sys_enter_* and sys_exit_*).
+ * kprobes are not available on our kernels, and fentry/fexit are refused on
+ * kernels in lockdown; raw sys_enter/sys_exit tracepoints would run a program
+ * for every syscall in the system. Per-syscall tracepoints run ours only for
+ * the traced calls (libbpf finds them through tracefs; record mounts it).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "snoopcap.h"
 
@@ -54,8 +55,8 @@ struct {
  */
 struct sc_scratch {
 	__u64 busy; /* 64-bit: BPF's atomic exchange needs it without -mcpu=v3 */
-	/* The record, then room for one maximal read past the string area. */
-	__u8 buf[SC_ENTER_SIZE + SC_STRING_AREA + SC_DATA_MAX + 16];
+	/* The record, then slack for one read at the end of the string area. */
+	__u8 buf[SC_ENTER_SIZE + SC_STRING_AREA + 2 * SC_DATA_MAX + 16];
 };
 
 #define SC_SLOT_EXEC 0
@@ -144,6 +145,20 @@ enum sc_copy {
 };
 
 /*
+ * The masks change no value (pos < SC_STRING_AREA and want <= SC_DATA_MAX + 1
+ * are checked first) but give the verifier bounds it can follow whatever the
+ * compiler does with the checks; the scratch buffer has slack for them. Done
+ * in asm because the compiler would drop a mask it can prove is a no-op.
+ */
+static __always_inline __u64 sc_mask(__u64 value, const __u64 mask)
+{
+	asm volatile("%[v] &= %[m]" : [v] "+r"(value) : [m] "i"(mask));
+	return value;
+}
+#define SC_AT(pos) sc_mask((pos), SC_STRING_AREA - 1)
+#define SC_LEN(len) sc_mask((len), 2 * SC_DATA_MAX - 1)
+
+/*
  * Appends one string item at *off (an offset into the string area) and
  * advances *off. `limit` is the most bytes kept. For strings one more byte is
  * read, so that a value of exactly `limit` bytes is not mistaken for a
@@ -157,9 +172,10 @@ static __always_inline void append_item(__u8 *strings, __u32 *off, const void *u
 	__u32 room, want;
 	long n = 0;
 
-	if (pos > SC_STRING_AREA - SC_STR_SIZE)
+	/* One byte stays unused so that an offset always fits SC_AT's mask. */
+	if (pos >= SC_STRING_AREA - SC_STR_SIZE)
 		return; /* callers check room first; this keeps the verifier sure too */
-	room = SC_STRING_AREA - SC_STR_SIZE - pos;
+	room = SC_STRING_AREA - SC_STR_SIZE - 1 - pos;
 
 	if (how == SC_COPY_SKIP) {
 		item.flags = SC_STR_SKIPPED;
@@ -174,7 +190,7 @@ static __always_inline void append_item(__u8 *strings, __u32 *off, const void *u
 		if (want > SC_DATA_MAX + 1)
 			want = SC_DATA_MAX + 1;
 		if (how == SC_COPY_STR) {
-			n = bpf_probe_read_user_str(strings + pos + SC_STR_SIZE, want, uptr);
+			n = bpf_probe_read_user_str(strings + SC_AT(pos) + SC_STR_SIZE, SC_LEN(want), uptr);
 			if (n < 0) {
 				item.flags = SC_STR_FAULT;
 				n = 0;
@@ -192,7 +208,7 @@ static __always_inline void append_item(__u8 *strings, __u32 *off, const void *u
 			if (want > SC_DATA_MAX)
 				want = SC_DATA_MAX;
 			n = want;
-			if (want > 0 && bpf_probe_read_user(strings + pos + SC_STR_SIZE, want, uptr) < 0) {
+			if (want > 0 && bpf_probe_read_user(strings + SC_AT(pos) + SC_STR_SIZE, SC_LEN(want), uptr) < 0) {
 				item.flags = SC_STR_FAULT | SC_STR_BINARY;
 				n = 0;
 			}
@@ -255,10 +271,8 @@ static __always_inline bool fill_enter(struct sc_enter *e, __u8 syscall)
 static __always_inline void submit_enter(struct sc_scratch *scratch, __u32 string_bytes)
 {
 	struct sc_enter *e = (struct sc_enter *)scratch->buf;
-	__u32 size = SC_ENTER_SIZE + string_bytes;
+	__u64 size = SC_ENTER_SIZE + SC_AT(string_bytes); /* string_bytes < SC_STRING_AREA */
 
-	if (size > SC_MAX_RECORD_SIZE)
-		size = SC_MAX_RECORD_SIZE;
 	e->hdr.size = size;
 	if (bpf_ringbuf_output(&sc_events, scratch->buf, size, wakeup_flags()))
 		count_lost(SC_LOST_ENTER_RINGBUF);
@@ -303,7 +317,7 @@ static __always_inline int handle_exec_enter(__u8 syscall, const char *filename,
 			}
 			if (!arg)
 				break;
-			if (i >= cfg_max_args || off + SC_STR_SIZE + 1 > SC_STRING_AREA) {
+			if (i >= cfg_max_args || off + SC_STR_SIZE + 1 >= SC_STRING_AREA) {
 				e->flags |= SC_ENTER_ARGV_TRUNCATED;
 				break;
 			}
@@ -324,17 +338,17 @@ out:
  * Per-syscall description of which arguments are integers (kept in args[])
  * and how each pointer argument is copied, in argument order.
  */
-static __always_inline int handle_mount_enter(__u8 syscall, struct pt_regs *regs)
+static __always_inline int handle_mount_enter(__u8 syscall, struct trace_event_raw_sys_enter *ctx)
 {
 	struct sc_scratch *scratch = claim_scratch(SC_SLOT_MOUNT);
 	struct sc_enter *e;
 	__u8 *strings;
 	__u32 off = 0, nstrings = 0;
-	__u64 a0 = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	__u64 a1 = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	__u64 a2 = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	__u64 a3 = PT_REGS_PARM4_CORE_SYSCALL(regs);
-	__u64 a4 = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	__u64 a0 = ctx->args[0];
+	__u64 a1 = ctx->args[1];
+	__u64 a2 = ctx->args[2];
+	__u64 a3 = ctx->args[3];
+	__u64 a4 = ctx->args[4];
 
 	if (!scratch)
 		return 0;
@@ -449,39 +463,37 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
 	return 0;
 }
 
-/*
- * Program pairs. The syscall wrappers take the user registers; the attach
- * target's arch prefix (__x64_sys_, __arm64_sys_) comes from build.rs.
- */
+/* Program pairs, one tracepoint each for entry and exit. */
 #define SC_EXIT_PROG(name, id)                                                \
-	SEC("fexit/" SC_SYSCALL_PREFIX #name)                                 \
-	int BPF_PROG(exit_##name, struct pt_regs *regs, long ret)             \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                            \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                 \
 	{                                                                     \
-		return handle_exit(id, ret);                                  \
+		return handle_exit(id, ctx->ret);                             \
 	}
 
 #define SC_MOUNT_PROGS(name, id)                                              \
-	SEC("fentry/" SC_SYSCALL_PREFIX #name)                                \
-	int BPF_PROG(enter_##name, struct pt_regs *regs)                      \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                           \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)               \
 	{                                                                     \
-		return handle_mount_enter(id, regs);                          \
+		return handle_mount_enter(id, ctx);                           \
 	}                                                                     \
 	SC_EXIT_PROG(name, id)
 
-SEC("fentry/" SC_SYSCALL_PREFIX "execve")
-int BPF_PROG(enter_execve, struct pt_regs *regs)
+SEC("tracepoint/syscalls/sys_enter_execve")
+int enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
-	return handle_exec_enter(SC_SYS_EXECVE, (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs),
-				 (const char *const *)PT_REGS_PARM2_CORE_SYSCALL(regs), 0, 0);
+	/* execve(filename, argv, envp) */
+	return handle_exec_enter(SC_SYS_EXECVE, (const char *)ctx->args[0],
+				 (const char *const *)ctx->args[1], 0, 0);
 }
 SC_EXIT_PROG(execve, SC_SYS_EXECVE)
 
-SEC("fentry/" SC_SYSCALL_PREFIX "execveat")
-int BPF_PROG(enter_execveat, struct pt_regs *regs)
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
-	return handle_exec_enter(SC_SYS_EXECVEAT, (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs),
-				 (const char *const *)PT_REGS_PARM3_CORE_SYSCALL(regs),
-				 PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM5_CORE_SYSCALL(regs));
+	/* execveat(dirfd, filename, argv, envp, flags) */
+	return handle_exec_enter(SC_SYS_EXECVEAT, (const char *)ctx->args[1],
+				 (const char *const *)ctx->args[2], ctx->args[0], ctx->args[4]);
 }
 SC_EXIT_PROG(execveat, SC_SYS_EXECVEAT)
 
