@@ -60,7 +60,11 @@ fn layout_constants(header: &str) -> String {
             let mut parts = line.splitn(2, '=');
             let name = parts.next().unwrap_or("").trim();
             let value = parts.next().unwrap_or("").trim();
-            let value = value.split_whitespace().next().unwrap_or("").trim_end_matches(',');
+            let value = value
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(',');
             (name, value)
         } else {
             continue;

@@ -11,5 +11,7 @@ pub mod decode;
 pub mod event;
 pub mod filter;
 pub mod format;
+pub mod hostinfo;
 pub mod reassemble;
+pub mod recorder;
 pub mod render;

@@ -37,7 +37,9 @@ use skel::{OpenSnoopcapSkel, SnoopcapSkel, SnoopcapSkelBuilder};
 
 /// Compile-time checks that the generated types match the header's sizes.
 const _: () = {
-    assert!(std::mem::size_of::<types::sc_record_header>() == layout::SC_RECORD_HEADER_SIZE as usize);
+    assert!(
+        std::mem::size_of::<types::sc_record_header>() == layout::SC_RECORD_HEADER_SIZE as usize
+    );
     assert!(std::mem::size_of::<types::sc_enter>() == layout::SC_ENTER_SIZE as usize);
     assert!(std::mem::size_of::<types::sc_str>() == layout::SC_STR_SIZE as usize);
     assert!(std::mem::size_of::<types::sc_exit>() == layout::SC_EXIT_SIZE as usize);
@@ -235,7 +237,9 @@ fn keep_libbpf_message(level: PrintLevel, msg: String) {
         // Keep the tail: verifier logs can be long and the end says why.
         if log.len() > 64 * 1024 {
             let cut = log.len() - 32 * 1024;
-            let cut = (cut..log.len()).find(|&i| log.is_char_boundary(i)).unwrap_or(0);
+            let cut = (cut..log.len())
+                .find(|&i| log.is_char_boundary(i))
+                .unwrap_or(0);
             log.drain(..cut);
         }
         log.push_str(&msg);
@@ -273,7 +277,8 @@ fn ensure_tracefs() -> Result<(), ProbeError> {
     if mounted {
         return Ok(());
     }
-    let target = std::ffi::CString::new(TRACEFS).map_err(|e| ProbeError::NoTracefs(e.to_string()))?;
+    let target =
+        std::ffi::CString::new(TRACEFS).map_err(|e| ProbeError::NoTracefs(e.to_string()))?;
     let fstype = c"tracefs";
     let source = c"nodev";
     // SAFETY: every pointer is a valid NUL-terminated string; data is NULL.
@@ -287,7 +292,9 @@ fn ensure_tracefs() -> Result<(), ProbeError> {
         )
     };
     if rc != 0 {
-        return Err(ProbeError::NoTracefs(std::io::Error::last_os_error().to_string()));
+        return Err(ProbeError::NoTracefs(
+            std::io::Error::last_os_error().to_string(),
+        ));
     }
     if !Path::new(TRACEFS).join("events/syscalls").is_dir() {
         return Err(ProbeError::NoTracefs(
@@ -318,7 +325,11 @@ fn open_pinned_filter_map(what: &'static str, path: &Path) -> Result<PinnedMapIn
         reason,
     };
     if !path.exists() {
-        let bpffs_hint = if Path::new("/sys/fs/bpf").read_dir().map(|mut d| d.next().is_none()).unwrap_or(true) {
+        let bpffs_hint = if Path::new("/sys/fs/bpf")
+            .read_dir()
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true)
+        {
             " (is bpffs mounted? mount -t bpf bpf /sys/fs/bpf)"
         } else {
             ""
@@ -396,10 +407,14 @@ impl<'obj> Probes<'obj> {
             .open(storage)
             .map_err(load_err)?;
 
-        let rodata = open.maps.rodata_data.as_deref_mut().ok_or_else(|| ProbeError::Load {
-            reason: "the BPF object has no read-only data section".into(),
-            log: String::new(),
-        })?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .ok_or_else(|| ProbeError::Load {
+                reason: "the BPF object has no read-only data section".into(),
+                log: String::new(),
+            })?;
         if let Some(uid) = config.uid {
             rodata.cfg_filter_uid = 1;
             rodata.cfg_uid = uid;
@@ -507,7 +522,10 @@ impl<'obj> Probes<'obj> {
     }
 
     /// Builds the ring buffer reader; `on_record` gets each raw record.
-    pub fn ring_buffer<'cb, F>(&'cb self, on_record: F) -> Result<libbpf_rs::RingBuffer<'cb>, ProbeError>
+    pub fn ring_buffer<'cb, F>(
+        &'cb self,
+        on_record: F,
+    ) -> Result<libbpf_rs::RingBuffer<'cb>, ProbeError>
     where
         F: FnMut(&[u8]) -> i32 + 'cb,
     {
