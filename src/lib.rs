@@ -15,3 +15,4 @@ pub mod hostinfo;
 pub mod reassemble;
 pub mod recorder;
 pub mod render;
+pub mod replay;

@@ -317,9 +317,14 @@ pub fn run(opts: &RecordOptions, on_tracing: impl FnOnce()) -> Result<RecordSumm
         Output::File(path) => Sink::File(create_output(path, opts.force)?),
         Output::Stdout => Sink::Stdout(io::stdout()),
     };
-    let result = record_into(sink, opts, on_tracing);
-    if let (Err(RecordError::Probe(_)), Some(path)) = (&result, &created_path) {
-        // Nothing was traced: leave no empty capture behind.
+    let mut tracing = false;
+    let result = record_into(sink, opts, || {
+        tracing = true;
+        on_tracing();
+    });
+    if let (Err(_), Some(path), false) = (&result, &created_path, tracing) {
+        // Nothing was traced: leave no empty capture behind. Once tracing
+        // started, what was written stays: it is readable up to the failure.
         let _ = fs::remove_file(path);
     }
     result
@@ -330,6 +335,7 @@ fn record_into(
     opts: &RecordOptions,
     on_tracing: impl FnOnce(),
 ) -> Result<RecordSummary, RecordError> {
+    // on_tracing is called once the probes are attached and the header is out.
     let target = opts.output.describe();
     let write_err = |source: FormatError| RecordError::Write {
         target: target.clone(),

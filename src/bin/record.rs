@@ -119,7 +119,8 @@ fn run() -> Result<()> {
         frame_bytes: 1 << 20,
         command_line: std::env::args().collect(),
     };
-    recorder::install_signal_handlers().context("installing signal handlers")?;
+    recorder::install_signal_handlers()
+        .map_err(|err| anyhow::anyhow!("installing signal handlers: {err}"))?;
     let what = events.names().join(" and ");
     let summary = recorder::run(&options, || {
         eprintln!(
@@ -135,7 +136,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("record: {err:#}");
+            eprintln!("record: {err}");
             ExitCode::FAILURE
         }
     }

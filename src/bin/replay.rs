@@ -1,1 +1,153 @@
-fn main() {}
+//! `replay`: turn capture files into execsnoop/mountsnoop tables, CSV or JSON.
+//! Argument parsing and exit codes only; the work is in `snoopcap::replay`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, ValueEnum};
+
+use snoopcap::render::Format;
+use snoopcap::replay::{self, Outcome, ReplayOptions, TimeBound};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Table,
+    Csv,
+    Json,
+}
+
+/// Replay snoopcap captures as bcc's execsnoop/mountsnoop would have printed them, or as CSV or JSON Lines.
+#[derive(Parser, Debug)]
+#[command(
+    name = "replay",
+    version,
+    about,
+    after_help = "Examples:
+  replay cap.snoop                     # execsnoop/mountsnoop tables
+  replay -T -x cap.snoop               # with times, including failed execs
+  replay --format json cap.snoop       # JSON Lines, one object per event
+  replay --info cap.snoop              # header and statistics
+  record -o - | replay -               # live view"
+)]
+struct Args {
+    /// Capture files; none or - reads stdin.
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: FormatArg,
+    /// Comma list of event classes to show: exec, mount (default: all in the capture).
+    #[arg(long, value_name = "LIST")]
+    events: Option<String>,
+    /// Print the capture's header and statistics instead of events.
+    #[arg(long)]
+    info: bool,
+    /// Treat a capture that was cut short (no trailer) as an error.
+    #[arg(long)]
+    strict: bool,
+
+    /// Include a time column (HH:MM:SS, local time of the event).
+    #[arg(short = 'T', long = "time")]
+    time: bool,
+    /// Include a timestamp column: seconds since the capture started.
+    #[arg(short = 't', long = "timestamp")]
+    timestamp: bool,
+    /// Include failed exec()s (hidden by default, as in execsnoop).
+    #[arg(short = 'x', long = "fails")]
+    fails: bool,
+    /// Add quotemarks (") around arguments.
+    #[arg(short = 'q', long = "quote")]
+    quote: bool,
+    /// Print a UID column.
+    #[arg(short = 'U', long = "print-uid")]
+    print_uid: bool,
+    /// Only events of this user (UID, or a user name of this machine).
+    #[arg(short = 'u', long = "uid", value_name = "UID|USER")]
+    uid: Option<String>,
+    /// Only exec events whose command name matches this regex.
+    #[arg(short = 'n', long = "name", value_name = "REGEX")]
+    name: Option<String>,
+    /// Only exec events whose argument line matches this regex.
+    #[arg(short = 'l', long = "line", value_name = "REGEX")]
+    line: Option<String>,
+    /// Most arguments shown per exec (filename included).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    max_args: usize,
+    /// Also show the parent process (mount-family table).
+    #[arg(short = 'P', long = "parent_process", alias = "parent-process")]
+    parent_process: bool,
+
+    /// Only this process id.
+    #[arg(long, value_name = "PID")]
+    pid: Option<u32>,
+    /// Only events whose command name matches this regex (any event kind).
+    #[arg(long, value_name = "REGEX")]
+    comm: Option<String>,
+    /// Only this mount namespace (inode number).
+    #[arg(long, value_name = "ID")]
+    mntns: Option<u32>,
+    /// Only this cgroup v2 id.
+    #[arg(long = "cgroup-id", value_name = "ID")]
+    cgroup_id: Option<u64>,
+    /// Only events at or after TIME (RFC 3339, "YYYY-MM-DD HH:MM:SS" local, or +SECONDS from the capture start).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only events before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only failed calls (implies -x).
+    #[arg(long = "failed-only")]
+    failed_only: bool,
+    /// Show -T times in UTC instead of local time.
+    #[arg(long)]
+    utc: bool,
+    /// CSV: write cells as captured, without neutralising spreadsheet formulas.
+    #[arg(long = "csv-raw")]
+    csv_raw: bool,
+}
+
+fn run() -> Result<Outcome> {
+    let args = Args::parse();
+    let options = ReplayOptions {
+        inputs: args.files,
+        format: match args.format {
+            FormatArg::Table => Format::Table,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+        },
+        events: args.events,
+        info: args.info,
+        strict: args.strict,
+        time: args.time,
+        timestamp: args.timestamp,
+        fails: args.fails,
+        quote: args.quote,
+        print_uid: args.print_uid,
+        uid: args.uid,
+        name: args.name,
+        line: args.line,
+        max_args: args.max_args,
+        parent_process: args.parent_process,
+        pid: args.pid,
+        comm: args.comm,
+        mntns: args.mntns,
+        cgroup_id: args.cgroup_id,
+        since: args.since.map(TimeBound),
+        until: args.until.map(TimeBound),
+        failed_only: args.failed_only,
+        utc: args.utc,
+        csv_raw: args.csv_raw,
+    };
+    Ok(replay::run(&options)?)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(outcome) => outcome.exit_code(),
+        Err(err) => {
+            eprintln!("replay: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -470,6 +470,7 @@ impl<'obj> Probes<'obj> {
                 &mut progs.exit_execve,
                 &mut progs.enter_execveat,
                 &mut progs.exit_execveat,
+                &mut progs.exec_new_image,
             ] {
                 prog.set_autoload(exec);
             }
@@ -585,13 +586,19 @@ fn attach_all(skel: &mut SnoopcapSkel<'_>, events: EventSelection) -> Result<(),
             $(
                 links.$name = Some(progs.$name.attach().map_err(|err| ProbeError::Attach {
                     program: stringify!($name).to_string(),
-                    reason: err.to_string(),
+                    reason: format!("{err}: {}", take_libbpf_log().trim_end().replace('\n', "; ")),
                 })?);
             )*
         };
     }
     if events.exec {
-        attach!(enter_execve, exit_execve, enter_execveat, exit_execveat);
+        attach!(
+            enter_execve,
+            exit_execve,
+            enter_execveat,
+            exit_execveat,
+            exec_new_image
+        );
     }
     if events.mount {
         attach!(
@@ -621,12 +628,14 @@ fn attach_all(skel: &mut SnoopcapSkel<'_>, events: EventSelection) -> Result<(),
 /// Polls the ring buffer: waits up to `timeout` for a wakeup, then drains
 /// whatever is there (the kernel side wakes us only for large batches).
 pub fn drain(ring: &libbpf_rs::RingBuffer<'_>, timeout: Duration) -> Result<(), ProbeError> {
-    ring.poll(timeout).map_err(|err| ProbeError::Runtime {
+    let failed = |err: libbpf_rs::Error| ProbeError::Runtime {
         what: "the ring buffer",
         reason: err.to_string(),
-    })?;
-    ring.consume().map_err(|err| ProbeError::Runtime {
-        what: "the ring buffer",
-        reason: err.to_string(),
-    })
+    };
+    match ring.poll(timeout) {
+        // A stop signal interrupts the wait; the caller checks for it.
+        Err(err) if err.kind() == libbpf_rs::ErrorKind::Interrupted => {}
+        other => other.map_err(failed)?,
+    }
+    ring.consume().map_err(failed)
 }

@@ -14,6 +14,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "snoopcap.h"
 
@@ -142,6 +143,7 @@ enum sc_copy {
 	SC_COPY_STR,  /* NUL-terminated string */
 	SC_COPY_BLOB, /* exactly n bytes */
 	SC_COPY_SKIP, /* not read: nothing of interest behind it for this call */
+	SC_COPY_KSTR, /* NUL-terminated string in kernel memory (refetch of an exec's filename) */
 };
 
 /*
@@ -164,8 +166,8 @@ static __always_inline __u64 sc_mask(__u64 value, const __u64 mask)
  * read, so that a value of exactly `limit` bytes is not mistaken for a
  * truncated one; for blobs `cut` says the caller already shortened it.
  */
-static __always_inline void append_item(__u8 *strings, __u32 *off, const void *uptr, __u32 limit,
-					enum sc_copy how, bool cut)
+static __always_inline __u16 append_item(__u8 *strings, __u32 *off, const void *uptr, __u32 limit,
+					 enum sc_copy how, bool cut)
 {
 	__u32 pos = *off;
 	struct sc_str item = {};
@@ -174,7 +176,7 @@ static __always_inline void append_item(__u8 *strings, __u32 *off, const void *u
 
 	/* One byte stays unused so that an offset always fits SC_AT's mask. */
 	if (pos >= SC_STRING_AREA - SC_STR_SIZE)
-		return; /* callers check room first; this keeps the verifier sure too */
+		return 0; /* callers check room first; this keeps the verifier sure too */
 	room = SC_STRING_AREA - SC_STR_SIZE - 1 - pos;
 
 	if (how == SC_COPY_SKIP) {
@@ -182,15 +184,18 @@ static __always_inline void append_item(__u8 *strings, __u32 *off, const void *u
 	} else if (!uptr) {
 		item.flags = SC_STR_NULL;
 	} else {
-		want = how == SC_COPY_STR ? limit + 1 : limit;
+		want = how == SC_COPY_BLOB ? limit : limit + 1;
 		if (want > room) {
 			want = room;
 			item.flags |= SC_STR_TRUNCATED;
 		}
 		if (want > SC_DATA_MAX + 1)
 			want = SC_DATA_MAX + 1;
-		if (how == SC_COPY_STR) {
-			n = bpf_probe_read_user_str(strings + SC_AT(pos) + SC_STR_SIZE, SC_LEN(want), uptr);
+		if (how == SC_COPY_STR || how == SC_COPY_KSTR) {
+			if (how == SC_COPY_STR)
+				n = bpf_probe_read_user_str(strings + SC_AT(pos) + SC_STR_SIZE, SC_LEN(want), uptr);
+			else
+				n = bpf_probe_read_kernel_str(strings + SC_AT(pos) + SC_STR_SIZE, SC_LEN(want), uptr);
 			if (n < 0) {
 				item.flags = SC_STR_FAULT;
 				n = 0;
@@ -217,6 +222,7 @@ static __always_inline void append_item(__u8 *strings, __u32 *off, const void *u
 	item.len = n;
 	__builtin_memcpy(strings + pos, &item, sizeof(item));
 	*off = pos + SC_STR_SIZE + item.len;
+	return item.flags;
 }
 
 static __always_inline struct sc_scratch *claim_scratch(__u32 slot)
@@ -238,8 +244,8 @@ static __always_inline long wakeup_flags(void)
 										    : BPF_RB_NO_WAKEUP;
 }
 
-/* Fills the fixed part of an entry record; false when a filter rejects the caller. */
-static __always_inline bool fill_enter(struct sc_enter *e, __u8 syscall)
+/* Fills the fixed part of a record; false when a filter rejects the caller. */
+static __always_inline bool fill_enter(struct sc_enter *e, __u8 kind, __u8 syscall)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
@@ -251,7 +257,7 @@ static __always_inline bool fill_enter(struct sc_enter *e, __u8 syscall)
 	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
 	e->hdr.pid = pid_tgid >> 32;
 	e->hdr.tid = (__u32)pid_tgid;
-	e->hdr.kind = SC_REC_ENTER;
+	e->hdr.kind = kind;
 	e->hdr.syscall = syscall;
 	e->hdr.reserved = 0;
 	e->cgroup_id = bpf_get_current_cgroup_id();
@@ -278,21 +284,63 @@ static __always_inline void submit_enter(struct sc_scratch *scratch, __u32 strin
 		count_lost(SC_LOST_ENTER_RINGBUF);
 }
 
+/*
+ * Unreadable arguments. A tracepoint program cannot fault a page in, and
+ * strings a process has not touched yet (literals in a freshly forked child,
+ * say) are often not present at syscall entry. When an entry record has an
+ * unreadable item, the raw argument registers are kept here, per task, and
+ * read again once the kernel has used them (and so faulted them in): at the
+ * syscall's exit, or for a successful exec from the new image. Calls that
+ * read fine never create an entry; the exit path pays one lookup.
+ */
+struct sc_refetch {
+	__u64 args[6];
+	__u32 syscall;
+	__u32 reserved;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sc_refetch);
+} sc_refetch_map SEC(".maps");
+
+static __always_inline void keep_for_refetch(__u8 syscall, const __u64 *args)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct sc_refetch *r =
+		bpf_task_storage_get(&sc_refetch_map, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!r)
+		return;
+	for (int i = 0; i < 6; i++)
+		r->args[i] = args[i];
+	r->syscall = syscall;
+}
+
 /* ---- exec ---- */
 
-static __always_inline int handle_exec_enter(__u8 syscall, const char *filename,
-					     const char *const *argv, __u64 dirfd, __u64 flags)
+/*
+ * Writes an exec record of `kind`; returns true when an item could not be
+ * read (then an entry record says SC_ENTER_REFETCH).
+ */
+static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *filename,
+					const char *const *argv, __u64 dirfd, __u64 flags,
+					enum sc_copy filename_copy)
 {
 	struct sc_scratch *scratch = claim_scratch(SC_SLOT_EXEC);
 	struct sc_enter *e;
 	__u8 *strings;
 	__u32 off = 0, nstrings = 1;
 	__u32 arg_size = cfg_arg_size;
+	__u16 item_flags;
+	bool unreadable = false;
 
 	if (!scratch)
-		return 0;
+		return false;
 	e = (struct sc_enter *)scratch->buf;
-	if (!fill_enter(e, syscall))
+	if (!fill_enter(e, kind, syscall))
 		goto out;
 	if (syscall == SC_SYS_EXECVEAT) {
 		e->args[0] = dirfd;
@@ -303,7 +351,8 @@ static __always_inline int handle_exec_enter(__u8 syscall, const char *filename,
 		arg_size = SC_ARG_SIZE_LIMIT;
 
 	/* Names a path, so PATH_MAX, whatever --arg-size says. */
-	append_item(strings, &off, filename, SC_PATH_MAX, SC_COPY_STR, false);
+	item_flags = append_item(strings, &off, filename, SC_PATH_MAX, filename_copy, false);
+	unreadable |= item_flags & SC_STR_FAULT;
 
 	if (!argv) {
 		e->flags |= SC_ENTER_ARGV_NULL;
@@ -313,6 +362,7 @@ static __always_inline int handle_exec_enter(__u8 syscall, const char *filename,
 
 			if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) < 0) {
 				e->flags |= SC_ENTER_ARGV_FAULT;
+				unreadable = true;
 				break;
 			}
 			if (!arg)
@@ -321,120 +371,153 @@ static __always_inline int handle_exec_enter(__u8 syscall, const char *filename,
 				e->flags |= SC_ENTER_ARGV_TRUNCATED;
 				break;
 			}
-			append_item(strings, &off, arg, arg_size, SC_COPY_STR, false);
+			item_flags = append_item(strings, &off, arg, arg_size, SC_COPY_STR, false);
+			unreadable |= item_flags & SC_STR_FAULT;
 			nstrings++;
 		}
 	}
 	e->nstrings = nstrings;
+	if (kind == SC_REC_ENTER && unreadable)
+		e->flags |= SC_ENTER_REFETCH;
 	submit_enter(scratch, off);
 out:
 	*(volatile __u64 *)&scratch->busy = 0; /* same CPU only: a plain store releases it */
-	return 0;
+	return unreadable;
 }
 
 /* ---- mount family ---- */
 
 /*
- * Per-syscall description of which arguments are integers (kept in args[])
- * and how each pointer argument is copied, in argument order.
+ * Writes a mount-family record of `kind` from the raw arguments: integers
+ * into args[], pointer arguments as string items in argument order. Returns
+ * true when an item could not be read.
  */
-static __always_inline int handle_mount_enter(__u8 syscall, struct trace_event_raw_sys_enter *ctx)
+static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a)
 {
 	struct sc_scratch *scratch = claim_scratch(SC_SLOT_MOUNT);
 	struct sc_enter *e;
 	__u8 *strings;
 	__u32 off = 0, nstrings = 0;
-	__u64 a0 = ctx->args[0];
-	__u64 a1 = ctx->args[1];
-	__u64 a2 = ctx->args[2];
-	__u64 a3 = ctx->args[3];
-	__u64 a4 = ctx->args[4];
+	__u16 faults = 0;
 
 	if (!scratch)
-		return 0;
+		return false;
 	e = (struct sc_enter *)scratch->buf;
-	if (!fill_enter(e, syscall))
+	if (!fill_enter(e, kind, syscall))
 		goto out;
 	strings = scratch->buf + SC_ENTER_SIZE;
 
-#define STR(ptr, limit) (append_item(strings, &off, (const void *)(ptr), (limit), SC_COPY_STR, false), nstrings++)
+#define ITEM(ptr, limit, how, cut)                                                                 \
+	(faults |= append_item(strings, &off, (const void *)(ptr), (limit), (how), (cut)),         \
+	 nstrings++)
+#define STR(ptr, limit) ITEM(ptr, limit, SC_COPY_STR, false)
 	switch (syscall) {
 	case SC_SYS_MOUNT: /* mount(source, target, fstype, flags, data) */
-		e->args[3] = a3;
-		STR(a0, SC_PATH_MAX);
-		STR(a1, SC_PATH_MAX);
-		STR(a2, SC_PATH_MAX);
-		STR(a4, SC_DATA_MAX);
+		e->args[3] = a[3];
+		STR(a[0], SC_PATH_MAX);
+		STR(a[1], SC_PATH_MAX);
+		STR(a[2], SC_PATH_MAX);
+		STR(a[4], SC_DATA_MAX);
 		break;
 	case SC_SYS_UMOUNT: /* umount2(target, flags) */
-		e->args[1] = a1;
-		STR(a0, SC_PATH_MAX);
+		e->args[1] = a[1];
+		STR(a[0], SC_PATH_MAX);
 		break;
 	case SC_SYS_FSOPEN: /* fsopen(fsname, flags) */
-		e->args[1] = a1;
-		STR(a0, SC_PATH_MAX);
+		e->args[1] = a[1];
+		STR(a[0], SC_PATH_MAX);
 		break;
 	case SC_SYS_FSCONFIG: { /* fsconfig(fd, cmd, key, value, aux) */
-		__u32 cmd = (__u32)a1;
+		__u32 cmd = (__u32)a[1];
 		enum sc_copy how = SC_COPY_SKIP;
 		__u32 limit = 0;
 
-		e->args[0] = a0;
-		e->args[1] = a1;
-		e->args[4] = a4;
-		STR(a2, SC_PATH_MAX);
+		e->args[0] = a[0];
+		e->args[1] = a[1];
+		e->args[4] = a[4];
+		STR(a[2], SC_PATH_MAX);
 		if (cmd == 1 /* FSCONFIG_SET_STRING */ || cmd == 3 /* SET_PATH */ ||
 		    cmd == 4 /* SET_PATH_EMPTY */) {
 			how = SC_COPY_STR;
 			limit = SC_DATA_MAX;
 		} else if (cmd == 2 /* FSCONFIG_SET_BINARY: aux is the length */) {
 			how = SC_COPY_BLOB;
-			limit = (__u32)a4 > SC_DATA_MAX ? SC_DATA_MAX : (__u32)a4;
+			limit = (__u32)a[4] > SC_DATA_MAX ? SC_DATA_MAX : (__u32)a[4];
 		}
-		append_item(strings, &off, (const void *)a3, limit, how, (__u32)a4 > SC_DATA_MAX);
-		nstrings++;
+		ITEM(a[3], limit, how, (__u32)a[4] > SC_DATA_MAX);
 		break;
 	}
 	case SC_SYS_FSMOUNT: /* fsmount(fsfd, flags, attr_flags) */
-		e->args[0] = a0;
-		e->args[1] = a1;
-		e->args[2] = a2;
+		e->args[0] = a[0];
+		e->args[1] = a[1];
+		e->args[2] = a[2];
 		break;
 	case SC_SYS_MOVE_MOUNT: /* move_mount(from_dirfd, from_path, to_dirfd, to_path, flags) */
-		e->args[0] = a0;
-		e->args[2] = a2;
-		e->args[4] = a4;
-		STR(a1, SC_PATH_MAX);
-		STR(a3, SC_PATH_MAX);
+		e->args[0] = a[0];
+		e->args[2] = a[2];
+		e->args[4] = a[4];
+		STR(a[1], SC_PATH_MAX);
+		STR(a[3], SC_PATH_MAX);
 		break;
 	case SC_SYS_OPEN_TREE: /* open_tree(dirfd, path, flags) */
 	case SC_SYS_FSPICK:    /* fspick(dirfd, path, flags) */
-		e->args[0] = a0;
-		e->args[2] = a2;
-		STR(a1, SC_PATH_MAX);
+		e->args[0] = a[0];
+		e->args[2] = a[2];
+		STR(a[1], SC_PATH_MAX);
 		break;
 	case SC_SYS_MOUNT_SETATTR: { /* mount_setattr(dirfd, path, flags, attr, size) */
 		/* struct mount_attr as of MOUNT_ATTR_SIZE_VER0: 32 bytes. */
-		__u32 size = a4 > 32 ? 32 : (__u32)a4;
+		__u32 size = a[4] > 32 ? 32 : (__u32)a[4];
 
-		e->args[0] = a0;
-		e->args[2] = a2;
-		e->args[4] = a4;
-		STR(a1, SC_PATH_MAX);
-		append_item(strings, &off, (const void *)a3, size, SC_COPY_BLOB, a4 > 32);
-		nstrings++;
+		e->args[0] = a[0];
+		e->args[2] = a[2];
+		e->args[4] = a[4];
+		STR(a[1], SC_PATH_MAX);
+		ITEM(a[3], size, SC_COPY_BLOB, a[4] > 32);
 		break;
 	}
 	}
 #undef STR
+#undef ITEM
 	e->nstrings = nstrings;
+	if (kind == SC_REC_ENTER && (faults & SC_STR_FAULT))
+		e->flags |= SC_ENTER_REFETCH;
 	submit_enter(scratch, off);
 out:
 	*(volatile __u64 *)&scratch->busy = 0; /* same CPU only: a plain store releases it */
-	return 0;
+	return faults & SC_STR_FAULT;
 }
 
 /* ---- exit, shared by every syscall ---- */
+
+static __always_inline bool is_exec(__u32 syscall)
+{
+	return syscall == SC_SYS_EXECVE || syscall == SC_SYS_EXECVEAT;
+}
+
+/*
+ * Re-reads the arguments of a call whose entry could not read them all, now
+ * that the kernel has touched them. A successful exec has a new image by now:
+ * that case is handled by exec_new_image.
+ */
+static __always_inline void refetch_at_exit(__u8 syscall, long ret, struct task_struct *task)
+{
+	struct sc_refetch *r = bpf_task_storage_get(&sc_refetch_map, task, 0, 0);
+
+	if (!r)
+		return;
+	if (r->syscall == syscall && !(is_exec(syscall) && ret == 0)) {
+		if (syscall == SC_SYS_EXECVE)
+			handle_exec(SC_REC_REFETCH, syscall, (const char *)r->args[0],
+				    (const char *const *)r->args[1], 0, 0, SC_COPY_STR);
+		else if (syscall == SC_SYS_EXECVEAT)
+			handle_exec(SC_REC_REFETCH, syscall, (const char *)r->args[1],
+				    (const char *const *)r->args[2], r->args[0], r->args[4], SC_COPY_STR);
+		else
+			handle_mount(SC_REC_REFETCH, syscall, r->args);
+	}
+	bpf_task_storage_delete(&sc_refetch_map, task);
+}
 
 static __always_inline int handle_exit(__u8 syscall, long ret)
 {
@@ -445,6 +528,7 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
 
 	if (!should_trace(pid_tgid, (__u32)uid_gid, task))
 		return 0;
+	refetch_at_exit(syscall, ret, task);
 	x = bpf_ringbuf_reserve(&sc_events, sizeof(*x), 0);
 	if (!x) {
 		count_lost(SC_LOST_EXIT_RINGBUF);
@@ -463,6 +547,30 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
 	return 0;
 }
 
+/*
+ * A successful exec whose entry could not read its arguments: read them from
+ * the new image, where the kernel has just laid out argv on the stack (argc
+ * at mm->start_stack, the argv pointers after it), and the filename from the
+ * kernel's copy.
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_new_image, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct sc_refetch *r = bpf_task_storage_get(&sc_refetch_map, task, 0, 0);
+	unsigned long start_stack;
+
+	if (!r)
+		return 0;
+	if (is_exec(r->syscall)) {
+		start_stack = BPF_CORE_READ(task, mm, start_stack);
+		handle_exec(SC_REC_REFETCH, r->syscall, BPF_CORE_READ(bprm, filename),
+			    (const char *const *)(start_stack + sizeof(long)), r->args[0], r->args[4],
+			    SC_COPY_KSTR);
+	}
+	bpf_task_storage_delete(&sc_refetch_map, task);
+	return 0;
+}
+
 /* Program pairs, one tracepoint each for entry and exit. */
 #define SC_EXIT_PROG(name, id)                                                \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                            \
@@ -471,11 +579,23 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
 		return handle_exit(id, ctx->ret);                             \
 	}
 
-#define SC_MOUNT_PROGS(name, id)                                              \
+/*
+ * A program may read only the arguments its tracepoint has (the kernel
+ * refuses to attach one whose context reads go past the tracepoint's record).
+ */
+#define SC_ARG(ctx, i, nargs) ((i) < (nargs) ? (ctx)->args[(i) < (nargs) ? (i) : 0] : 0)
+
+#define SC_MOUNT_PROGS(name, id, nargs)                                       \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                           \
 	int enter_##name(struct trace_event_raw_sys_enter *ctx)               \
 	{                                                                     \
-		return handle_mount_enter(id, ctx);                           \
+		__u64 args[6] = { SC_ARG(ctx, 0, nargs), SC_ARG(ctx, 1, nargs),   \
+				  SC_ARG(ctx, 2, nargs), SC_ARG(ctx, 3, nargs),   \
+				  SC_ARG(ctx, 4, nargs), 0 };                     \
+                                                                              \
+		if (handle_mount(SC_REC_ENTER, id, args))                     \
+			keep_for_refetch(id, args);                           \
+		return 0;                                                     \
 	}                                                                     \
 	SC_EXIT_PROG(name, id)
 
@@ -483,8 +603,12 @@ SEC("tracepoint/syscalls/sys_enter_execve")
 int enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
 	/* execve(filename, argv, envp) */
-	return handle_exec_enter(SC_SYS_EXECVE, (const char *)ctx->args[0],
-				 (const char *const *)ctx->args[1], 0, 0);
+	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0 };
+
+	if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVE, (const char *)args[0],
+			(const char *const *)args[1], 0, 0, SC_COPY_STR))
+		keep_for_refetch(SC_SYS_EXECVE, args);
+	return 0;
 }
 SC_EXIT_PROG(execve, SC_SYS_EXECVE)
 
@@ -492,17 +616,21 @@ SEC("tracepoint/syscalls/sys_enter_execveat")
 int enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
 	/* execveat(dirfd, filename, argv, envp, flags) */
-	return handle_exec_enter(SC_SYS_EXECVEAT, (const char *)ctx->args[1],
-				 (const char *const *)ctx->args[2], ctx->args[0], ctx->args[4]);
+	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], 0 };
+
+	if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVEAT, (const char *)args[1],
+			(const char *const *)args[2], args[0], args[4], SC_COPY_STR))
+		keep_for_refetch(SC_SYS_EXECVEAT, args);
+	return 0;
 }
 SC_EXIT_PROG(execveat, SC_SYS_EXECVEAT)
 
-SC_MOUNT_PROGS(mount, SC_SYS_MOUNT)
-SC_MOUNT_PROGS(umount, SC_SYS_UMOUNT)
-SC_MOUNT_PROGS(fsopen, SC_SYS_FSOPEN)
-SC_MOUNT_PROGS(fsconfig, SC_SYS_FSCONFIG)
-SC_MOUNT_PROGS(fsmount, SC_SYS_FSMOUNT)
-SC_MOUNT_PROGS(move_mount, SC_SYS_MOVE_MOUNT)
-SC_MOUNT_PROGS(open_tree, SC_SYS_OPEN_TREE)
-SC_MOUNT_PROGS(mount_setattr, SC_SYS_MOUNT_SETATTR)
-SC_MOUNT_PROGS(fspick, SC_SYS_FSPICK)
+SC_MOUNT_PROGS(mount, SC_SYS_MOUNT, 5)
+SC_MOUNT_PROGS(umount, SC_SYS_UMOUNT, 2)
+SC_MOUNT_PROGS(fsopen, SC_SYS_FSOPEN, 2)
+SC_MOUNT_PROGS(fsconfig, SC_SYS_FSCONFIG, 5)
+SC_MOUNT_PROGS(fsmount, SC_SYS_FSMOUNT, 3)
+SC_MOUNT_PROGS(move_mount, SC_SYS_MOVE_MOUNT, 5)
+SC_MOUNT_PROGS(open_tree, SC_SYS_OPEN_TREE, 3)
+SC_MOUNT_PROGS(mount_setattr, SC_SYS_MOUNT_SETATTR, 5)
+SC_MOUNT_PROGS(fspick, SC_SYS_FSPICK, 3)

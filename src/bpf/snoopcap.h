@@ -41,6 +41,16 @@ enum sc_syscall {
 enum sc_record_kind {
 	SC_REC_ENTER = 1, /* struct sc_enter followed by nstrings string items */
 	SC_REC_EXIT = 2,  /* struct sc_exit */
+	/*
+	 * struct sc_enter followed by string items, like SC_REC_ENTER: the
+	 * pointer arguments read again after the kernel used them, because
+	 * some could not be read at entry (SC_ENTER_REFETCH: the page was not
+	 * present, and tracepoint programs cannot fault it in). Written before
+	 * the exit record of the same call; replay fills the entry's
+	 * unreadable items from it. For a successful exec it is read from the
+	 * new image (filename from the kernel, argv from the new stack).
+	 */
+	SC_REC_REFETCH = 3,
 };
 
 /* Common prefix of every record. */
@@ -58,6 +68,7 @@ struct sc_record_header {
 #define SC_ENTER_ARGV_TRUNCATED 0x1 /* exec: argv had more entries than were captured */
 #define SC_ENTER_ARGV_NULL 0x2      /* exec: the argv pointer itself was NULL */
 #define SC_ENTER_ARGV_FAULT 0x4     /* exec: reading the argv pointer array failed */
+#define SC_ENTER_REFETCH 0x8        /* some argument was unreadable: a SC_REC_REFETCH record follows */
 
 /*
  * Fixed part of a syscall-entry record. args[i] holds syscall argument i when

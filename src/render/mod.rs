@@ -1,1 +1,220 @@
 //! Output renderers: bcc-compatible tables, CSV and JSON Lines.
+//!
+//! [`renderer`] builds the renderer of a [`RenderOptions::format`]; the
+//! caller then calls [`Renderer::begin`] once, [`Renderer::event`] for every
+//! event to show (filtering is the caller's job: every event given is
+//! rendered) and [`Renderer::end`] once.
+//!
+//! - [`table`]: exactly what bcc's `execsnoop` (exec events) and
+//!   `mountsnoop` (mount family) print, plus terminal safety.
+//! - [`csv`](self::csv): one fixed wide column set, spreadsheet-safe.
+//! - [`json`]: JSON Lines, one object per event.
+//!
+//! The renderers keep their line buffers between events and write each
+//! event with one `write_all`, so wrap a slow `Write` in a `BufWriter`.
+
+pub mod csv;
+pub mod errno;
+pub mod escape;
+pub mod fields;
+pub mod flags;
+pub mod json;
+pub mod table;
+pub mod time;
+
+use crate::event::{Event, EventClass};
+use std::io::{self, Write};
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Table,
+    Csv,
+    Json,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = UnknownFormat;
+
+    fn from_str(text: &str) -> Result<Format, UnknownFormat> {
+        match text {
+            "table" => Ok(Format::Table),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            other => Err(UnknownFormat(other.to_string())),
+        }
+    }
+}
+
+/// A `--format` value that is not `table`, `csv` or `json`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown output format {0:?} (expected table, csv or json)")]
+pub struct UnknownFormat(pub String);
+
+/// How to render. Only `format` and `csv_raw` matter to CSV/JSON (and
+/// `capture_start_wall_ns` to nothing but `-t`); the rest are execsnoop's
+/// and mountsnoop's table options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderOptions {
+    pub format: Format,
+    /// The event classes that will be shown. With one class, the table
+    /// prints its header in `begin`; with both (or none listed), each
+    /// class's header comes right before that class's first event.
+    pub classes: Vec<EventClass>,
+    /// execsnoop `-T`: a `TIME` column, `HH:MM:SS` of the event.
+    pub time: bool,
+    /// execsnoop `-t`: a `TIME(s)` column, seconds since the capture start.
+    pub timestamp: bool,
+    /// execsnoop `-U`: a `UID` column.
+    pub print_uid: bool,
+    /// execsnoop `-q`: quote every argument.
+    pub quote: bool,
+    /// execsnoop `--max-args`: elements of filename + argv[1..] shown.
+    pub max_args: usize,
+    /// mountsnoop `-P`: PCOMM and PPID columns.
+    pub parent_process: bool,
+    /// `-T` in UTC instead of local time.
+    pub utc: bool,
+    /// Wall-clock start of the capture, nanoseconds since the epoch (`-t`).
+    pub capture_start_wall_ns: i64,
+    /// CSV: do not neutralise cells that a spreadsheet would take as a formula.
+    pub csv_raw: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            format: Format::Table,
+            classes: vec![EventClass::Exec, EventClass::Mount],
+            time: false,
+            timestamp: false,
+            print_uid: false,
+            quote: false,
+            max_args: 20,
+            parent_process: false,
+            utc: false,
+            capture_start_wall_ns: 0,
+            csv_raw: false,
+        }
+    }
+}
+
+/// A stream of events rendered in one format.
+pub trait Renderer {
+    /// Writes what comes before the first event (headers).
+    fn begin(&mut self, out: &mut dyn Write) -> io::Result<()>;
+    /// Writes one event.
+    fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()>;
+    /// Writes what comes after the last event, and flushes `out`.
+    fn end(&mut self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// The renderer for `options.format`.
+pub fn renderer(options: RenderOptions) -> Box<dyn Renderer> {
+    match options.format {
+        Format::Table => Box::new(table::TableRenderer::new(options)),
+        Format::Csv => Box::new(csv::CsvRenderer::new(options)),
+        Format::Json => Box::new(json::JsonRenderer::new(options)),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_events {
+    //! Hand-built events for the renderers' tests.
+
+    use crate::event::{Args, Captured, Event, Syscall};
+
+    /// 2026-11-22T03:04:05.123456789Z
+    pub const WALL_NS: i64 = 1_795_316_645_123_456_789;
+
+    pub fn text(bytes: &[u8]) -> Captured {
+        Captured::from_bytes(bytes)
+    }
+
+    pub fn null() -> Captured {
+        Captured {
+            null: true,
+            ..Captured::default()
+        }
+    }
+
+    pub fn skipped() -> Captured {
+        Captured {
+            skipped: true,
+            ..Captured::default()
+        }
+    }
+
+    pub fn truncated(bytes: &[u8]) -> Captured {
+        Captured {
+            truncated: true,
+            ..Captured::from_bytes(bytes)
+        }
+    }
+
+    pub fn event(syscall: Syscall, args: Args) -> Event {
+        Event {
+            syscall,
+            ts_ns: 5_000_000_000,
+            wall_ns: WALL_NS,
+            latency_ns: 12_345,
+            pid: 4242,
+            tid: 4243,
+            ppid: 1000,
+            uid: 1001,
+            gid: 1002,
+            comm: b"mount".to_vec(),
+            comm_before: b"bash".to_vec(),
+            pcomm: b"bash".to_vec(),
+            mnt_ns: 4_026_531_841,
+            cgroup_id: 77,
+            ret: 0,
+            args,
+        }
+    }
+
+    pub fn exec(filename: &[u8], argv: &[&[u8]]) -> Event {
+        let mut event = event(
+            Syscall::Execve,
+            Args::Exec {
+                dirfd: None,
+                flags: None,
+                filename: text(filename),
+                args: argv.iter().map(|arg| text(arg)).collect(),
+                args_truncated: false,
+            },
+        );
+        event.comm = b"ls".to_vec();
+        event
+    }
+
+    pub fn mount(
+        source: Captured,
+        target: Captured,
+        fstype: Captured,
+        flags: u64,
+        data: Captured,
+    ) -> Event {
+        event(
+            Syscall::Mount,
+            Args::Mount {
+                source,
+                target,
+                fstype,
+                flags,
+                data,
+            },
+        )
+    }
+}

@@ -1,1 +1,3 @@
 //! snoopcap's one integration-test binary; each module covers one area.
+
+mod format;

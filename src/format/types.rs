@@ -1,0 +1,122 @@
+//! The structured values a capture stores: the file header's
+//! [`CaptureHeader`], the metadata envelopes ([`ClockAnchor`],
+//! [`LossCounters`], [`CgroupPath`]) and the [`Trailer`]. Their field order is
+//! part of the format (docs/FORMAT.md): later versions only append fields.
+
+use serde::{Deserialize, Serialize};
+
+/// Describes the capture and the host that recorded it. Stored once, in the
+/// file header.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureHeader {
+    /// Program that wrote the capture, e.g. `"snoopcap record"`.
+    pub tool: String,
+    /// Its version.
+    pub tool_version: String,
+    /// Recording host's name.
+    pub hostname: String,
+    /// uname: sysname.
+    pub sysname: String,
+    /// uname: release.
+    pub release: String,
+    /// uname: version.
+    pub kernel_version: String,
+    /// uname: machine.
+    pub machine: String,
+    /// `PRETTY_NAME` of os-release, empty if unknown.
+    pub os_name: String,
+    /// `/proc/sys/kernel/random/boot_id` of the recording boot.
+    pub boot_id: String,
+    /// Number of possible CPUs (size of the per-CPU loss counters).
+    pub num_cpus: u32,
+    /// Page size in bytes.
+    pub page_size: u32,
+    /// Recording host's local UTC offset at capture start, in seconds.
+    pub utc_offset_secs: i32,
+    /// Boot clock to wall clock anchor taken at capture start.
+    pub clock: ClockAnchor,
+    /// How the anchor was measured (free text).
+    pub clock_method: String,
+    /// Capture start, ns since the Unix epoch (UTC).
+    pub start_wall_ns: i64,
+    /// The recorder's command line.
+    pub command_line: Vec<String>,
+    /// Traced event families, e.g. `["exec", "mount"]`.
+    pub events: Vec<String>,
+    /// Kernel-side filters in force, human-readable, e.g. `"uid=1000"`.
+    pub filters: Vec<String>,
+    /// Layout version of the raw kernel records (`SC_LAYOUT_VERSION`).
+    pub layout_version: u32,
+    /// Size of the BPF ring buffer in bytes.
+    pub ringbuf_bytes: u64,
+    /// Maximum number of exec arguments captured.
+    pub max_args: u32,
+    /// Maximum size of one captured string argument.
+    pub arg_size: u32,
+    /// Byte order of the raw kernel records: `"little"`.
+    pub byte_order: String,
+}
+
+/// At boot-clock time `boot_ns` the wall clock read `wall_ns`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClockAnchor {
+    /// CLOCK_BOOTTIME, ns.
+    pub boot_ns: u64,
+    /// CLOCK_REALTIME at the same instant, ns since the Unix epoch (UTC).
+    pub wall_ns: i64,
+    /// Half-width of the interval in which the two reads happened, ns.
+    pub uncertainty_ns: u64,
+}
+
+/// Cumulative counts of lost records: `per_cpu[cpu][reason]`, as of the time
+/// the value was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LossCounters {
+    /// One vector per CPU, one count per loss reason.
+    pub per_cpu: Vec<Vec<u64>>,
+}
+
+/// The path of a cgroup id seen in kernel records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CgroupPath {
+    /// Cgroup id (the cgroup directory's inode number).
+    pub id: u64,
+    /// Its path, raw bytes (not necessarily UTF-8).
+    pub path: Vec<u8>,
+}
+
+/// Number of kernel records of one (syscall, record kind) pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KindCount {
+    /// Raw syscall number of the record layout.
+    pub syscall: u8,
+    /// Raw record kind of the record layout.
+    pub kind: u8,
+    /// How many.
+    pub count: u64,
+}
+
+/// Summary written as the last frame of a capture on a clean stop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trailer {
+    /// Why the recording stopped (free text).
+    pub stop_reason: String,
+    /// Capture end, ns since the Unix epoch (UTC).
+    pub end_wall_ns: i64,
+    /// Timestamp of the first kernel record written (0 if none). Filled in
+    /// by the writer.
+    pub first_ts_ns: u64,
+    /// Timestamp of the last kernel record written (0 if none). Filled in
+    /// by the writer.
+    pub last_ts_ns: u64,
+    /// Kernel records per (syscall, kind).
+    pub records_by_kind: Vec<KindCount>,
+    /// Final loss counters.
+    pub lost: LossCounters,
+    /// Data frames written. Filled in by the writer.
+    pub frames: u64,
+    /// File bytes before the trailer frame. Filled in by the writer.
+    pub bytes: u64,
+    /// Kernel records written. Filled in by the writer.
+    pub records: u64,
+}

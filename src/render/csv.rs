@@ -1,0 +1,380 @@
+//! CSV output (RFC 4180 quoting by the `csv` crate), one header row then one
+//! row per event, with one fixed wide column set for every event kind (see
+//! [`Column`]); a column that does not apply to the event is empty.
+//!
+//! Cell contents:
+//! - `time`: RFC 3339 UTC with nanoseconds, as in JSON; `error`: the errno
+//!   name or empty; `flags`, `attr_flags`, `cmd` and the fds: integers.
+//! - Captured strings are decoded lossily (U+FFFD for invalid UTF-8); a NULL
+//!   pointer, or an argument the call does not read, is an empty cell.
+//! - `args`: argv (argv[0] first), each quoted as bcc's `-q` does (`"` + the
+//!   argument with `"` as `\"` + `"`) and joined by a space.
+//! - `attr` (mount_setattr): the `struct mount_attr` as a compact JSON object,
+//!   `{"attr_set":N,"attr_clr":N,"propagation":N,"userns_fd":N}`.
+//! - Control characters are kept (CSV quoting carries newlines and all).
+//!
+//! **Spreadsheet formula neutralisation**: a cell holding captured data
+//! (`comm`, `pcomm`, `comm_before`, `filename`, `args`, `source`, `target`,
+//! `fstype`, `data`, `fsname`, `key`, `value` and the paths) that begins with
+//! `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that
+//! a spreadsheet opening the file shows it as text instead of evaluating a
+//! formula an attacker put in a command line. Numeric columns are never
+//! altered. [`RenderOptions::csv_raw`] turns this off, for exact data.
+
+use super::escape::{comm_bytes, lossy};
+use super::fields::{captured_attr, captured_text, Column, FieldValue, SyscallFields};
+use super::time::Rfc3339Formatter;
+use super::{errno, RenderOptions, Renderer};
+use crate::event::{Captured, Event};
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The bytes the `csv` writer produced, handed to the caller's `Write` after
+/// each record (the caller's writer is only lent per call).
+#[derive(Debug, Clone, Default)]
+struct RecordBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl RecordBuffer {
+    /// Writes everything buffered to `out` and empties the buffer.
+    fn drain_into(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = out.write_all(&bytes);
+        bytes.clear();
+        result
+    }
+}
+
+impl Write for RecordBuffer {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mut buffer = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        buffer.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One cell of a row.
+#[derive(Debug, Clone, Copy)]
+enum Cell<'a> {
+    Empty,
+    /// Our own text (event name, time, errno name): never neutralised.
+    Plain(&'a str),
+    Value(FieldValue<'a>),
+}
+
+/// Renders events as CSV.
+#[derive(Debug)]
+pub struct CsvRenderer {
+    writer: ::csv::Writer<RecordBuffer>,
+    buffer: RecordBuffer,
+    /// Reused for numbers, joined args and neutralised text.
+    scratch: String,
+    time: Rfc3339Formatter,
+    raw: bool,
+}
+
+impl CsvRenderer {
+    pub fn new(options: RenderOptions) -> CsvRenderer {
+        let buffer = RecordBuffer::default();
+        CsvRenderer {
+            writer: ::csv::WriterBuilder::new().from_writer(buffer.clone()),
+            buffer,
+            scratch: String::with_capacity(256),
+            time: Rfc3339Formatter::new(),
+            raw: options.csv_raw,
+        }
+    }
+}
+
+fn csv_error(error: ::csv::Error) -> io::Error {
+    match error.into_kind() {
+        ::csv::ErrorKind::Io(error) => error,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+/// True when a spreadsheet could take `text` as a formula.
+pub fn looks_like_formula(text: &str) -> bool {
+    matches!(
+        text.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
+/// Writes captured text, neutralised unless `raw`.
+fn write_data_field(
+    writer: &mut ::csv::Writer<RecordBuffer>,
+    scratch: &mut String,
+    raw: bool,
+    text: &str,
+) -> ::csv::Result<()> {
+    if !raw && looks_like_formula(text) {
+        scratch.clear();
+        scratch.push('\'');
+        scratch.push_str(text);
+        writer.write_field(scratch.as_bytes())
+    } else {
+        writer.write_field(text)
+    }
+}
+
+/// `"arg0" "arg \"1\""`: bcc `-q` quoting, joined by spaces.
+fn push_quoted_args(scratch: &mut String, args: &[Captured]) {
+    for (index, arg) in args.iter().enumerate() {
+        if index > 0 {
+            scratch.push(' ');
+        }
+        scratch.push('"');
+        let text = lossy(captured_text(arg).unwrap_or_default());
+        for (piece_index, piece) in text.split('"').enumerate() {
+            if piece_index > 0 {
+                scratch.push_str("\\\"");
+            }
+            scratch.push_str(piece);
+        }
+        scratch.push('"');
+    }
+}
+
+fn write_cell(
+    writer: &mut ::csv::Writer<RecordBuffer>,
+    scratch: &mut String,
+    raw: bool,
+    cell: Cell<'_>,
+) -> ::csv::Result<()> {
+    let value = match cell {
+        Cell::Empty => return writer.write_field(b""),
+        Cell::Plain(text) => return writer.write_field(text),
+        Cell::Value(value) => value,
+    };
+    scratch.clear();
+    // Writing to a String cannot fail.
+    match value {
+        FieldValue::Text(captured) => match captured_text(captured) {
+            None => writer.write_field(b""),
+            Some(bytes) => write_data_field(writer, scratch, raw, &lossy(bytes)),
+        },
+        FieldValue::Comm(comm) => write_data_field(writer, scratch, raw, &lossy(comm_bytes(comm))),
+        FieldValue::Signed(number) => {
+            let _ = write!(scratch, "{number}");
+            writer.write_field(scratch.as_bytes())
+        }
+        FieldValue::Unsigned(number) => {
+            let _ = write!(scratch, "{number}");
+            writer.write_field(scratch.as_bytes())
+        }
+        FieldValue::Bool(flag) => writer.write_field(if flag { "true" } else { "false" }),
+        FieldValue::Args(args) => {
+            push_quoted_args(scratch, args);
+            if !raw && looks_like_formula(scratch) {
+                scratch.insert(0, '\'');
+            }
+            writer.write_field(scratch.as_bytes())
+        }
+        FieldValue::Attr(captured) => match captured_attr(captured) {
+            None => writer.write_field(b""),
+            Some(attr) => {
+                let _ = write!(
+                    scratch,
+                    "{{\"attr_set\":{},\"attr_clr\":{},\"propagation\":{},\"userns_fd\":{}}}",
+                    attr.attr_set, attr.attr_clr, attr.propagation, attr.userns_fd
+                );
+                writer.write_field(scratch.as_bytes())
+            }
+        },
+    }
+}
+
+impl Renderer for CsvRenderer {
+    fn begin(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.writer
+            .write_record(Column::ALL.iter().map(|column| column.name()))
+            .map_err(csv_error)?;
+        self.writer.flush()?;
+        self.buffer.drain_into(out)
+    }
+
+    fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
+        let CsvRenderer {
+            writer,
+            buffer,
+            scratch,
+            time,
+            raw,
+        } = self;
+        let mut cells = [Cell::Empty; Column::COUNT];
+        let number = |value: u64| Cell::Value(FieldValue::Unsigned(value));
+        cells[Column::Event as usize] = Cell::Plain(event.syscall.event_name());
+        cells[Column::Time as usize] = Cell::Plain(time.format(event.wall_ns));
+        cells[Column::TsNs as usize] = number(event.ts_ns);
+        cells[Column::Pid as usize] = number(u64::from(event.pid));
+        cells[Column::Tid as usize] = number(u64::from(event.tid));
+        cells[Column::Ppid as usize] = number(u64::from(event.ppid));
+        cells[Column::Uid as usize] = number(u64::from(event.uid));
+        cells[Column::Gid as usize] = number(u64::from(event.gid));
+        cells[Column::Comm as usize] = Cell::Value(FieldValue::Comm(&event.comm));
+        cells[Column::Pcomm as usize] = Cell::Value(FieldValue::Comm(&event.pcomm));
+        cells[Column::MntNs as usize] = number(u64::from(event.mnt_ns));
+        cells[Column::CgroupId as usize] = number(event.cgroup_id);
+        cells[Column::Ret as usize] = Cell::Value(FieldValue::Signed(event.ret));
+        if let Some(name) = errno::error_name(event.ret) {
+            cells[Column::Error as usize] = Cell::Plain(name);
+        }
+        cells[Column::LatencyNs as usize] = number(event.latency_ns);
+        let fields = SyscallFields::of(event);
+        for &(column, value) in fields.iter() {
+            cells[column as usize] = Cell::Value(value);
+        }
+        for cell in cells {
+            write_cell(writer, scratch, *raw, cell).map_err(csv_error)?;
+        }
+        writer.write_record(None::<&[u8]>).map_err(csv_error)?;
+        writer.flush()?;
+        buffer.drain_into(out)
+    }
+
+    fn end(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.writer.flush()?;
+        self.buffer.drain_into(out)?;
+        out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Args, Syscall};
+    use crate::render::test_events::*;
+    use crate::render::{renderer, Format};
+
+    const HEADER: &str = "event,time,ts_ns,pid,tid,ppid,uid,gid,comm,pcomm,mnt_ns,cgroup_id,ret,error,latency_ns,\
+filename,args,args_truncated,source,target,fstype,flags,data,\
+fsname,fd,cmd,key,value,aux,fs_fd,attr_flags,from_dirfd,from_path,to_dirfd,to_path,dirfd,path,attr,size,\
+comm_before\n";
+
+    fn render(raw: bool, events: &[Event]) -> String {
+        let mut renderer = renderer(RenderOptions {
+            format: Format::Csv,
+            csv_raw: raw,
+            ..RenderOptions::default()
+        });
+        let mut out = Vec::new();
+        renderer.begin(&mut out).expect("Vec write");
+        for event in events {
+            renderer.event(event, &mut out).expect("Vec write");
+        }
+        renderer.end(&mut out).expect("Vec write");
+        String::from_utf8(out).expect("CSV output is UTF-8")
+    }
+
+    fn parse(text: &str) -> Vec<::csv::StringRecord> {
+        ::csv::ReaderBuilder::new()
+            .from_reader(text.as_bytes())
+            .records()
+            .map(|record| record.expect("valid CSV"))
+            .collect()
+    }
+
+    #[test]
+    fn header_only() {
+        assert_eq!(render(false, &[]), HEADER);
+    }
+
+    #[test]
+    fn exec_row() {
+        let mut event = exec(b"/bin/echo", &[b"echo", b"say \"hi\"", b"x,y"]);
+        event.ret = -2;
+        let output = render(false, &[event]);
+        assert_eq!(
+            output,
+            format!(
+                "{HEADER}exec,2026-11-22T03:04:05.123456789Z,5000000000,4242,4243,1000,1001,1002,ls,bash,\
+                 4026531841,77,-2,ENOENT,12345,/bin/echo,\"\"\"echo\"\" \"\"say \\\"\"hi\\\"\"\"\" \"\"x,y\"\"\",false,\
+                 ,,,,,,,,,,,,,,,,,,,,,bash\n"
+            )
+        );
+        let records = parse(&output);
+        assert_eq!(records.len(), 1);
+        assert_eq!(&records[0][16], "\"echo\" \"say \\\"hi\\\"\" \"x,y\"");
+        assert_eq!(records[0].len(), Column::COUNT);
+    }
+
+    #[test]
+    fn mount_family_rows() {
+        let mount_event = mount(
+            text(b"/dev/sda1"),
+            text(b"/mnt"),
+            text(b"ext4"),
+            4096,
+            null(),
+        );
+        let attr = event(
+            Syscall::MountSetattr,
+            Args::MountSetattr {
+                dirfd: -100,
+                path: text(b"/mnt"),
+                flags: 0x8000,
+                attr: text(&[1, 0, 0, 0, 0, 0, 0, 0]),
+                size: 32,
+            },
+        );
+        let records = parse(&render(false, &[mount_event, attr]));
+        let get = |row: usize, column: Column| records[row][column as usize].to_string();
+        assert_eq!(get(0, Column::Event), "mount");
+        assert_eq!(get(0, Column::Flags), "4096");
+        assert_eq!(get(0, Column::Source), "/dev/sda1");
+        assert_eq!(get(0, Column::Data), "");
+        assert_eq!(get(0, Column::Error), "");
+        assert_eq!(get(0, Column::CommBefore), "");
+        assert_eq!(get(1, Column::Dirfd), "-100");
+        assert_eq!(get(1, Column::Flags), "32768");
+        assert_eq!(
+            get(1, Column::Attr),
+            "{\"attr_set\":1,\"attr_clr\":0,\"propagation\":0,\"userns_fd\":0}"
+        );
+        assert_eq!(get(1, Column::Size), "32");
+    }
+
+    #[test]
+    fn formula_neutralisation_on_and_off() {
+        let mut event = mount(
+            text(b"=cmd|' /C calc'!A0"),
+            text(b"+1"),
+            text(b"@x"),
+            0,
+            text(b"-2"),
+        );
+        event.comm = b"\tx".to_vec();
+        event.pcomm = b"-bash".to_vec();
+        event.ret = -1;
+        let safe = parse(&render(false, &[event.clone()]));
+        assert_eq!(&safe[0][Column::Source as usize], "'=cmd|' /C calc'!A0");
+        assert_eq!(&safe[0][Column::Target as usize], "'+1");
+        assert_eq!(&safe[0][Column::Fstype as usize], "'@x");
+        assert_eq!(&safe[0][Column::Data as usize], "'-2");
+        assert_eq!(&safe[0][Column::Comm as usize], "'\tx");
+        assert_eq!(&safe[0][Column::Pcomm as usize], "'-bash");
+        // Numbers stay numbers.
+        assert_eq!(&safe[0][Column::Ret as usize], "-1");
+        let raw = parse(&render(true, &[event]));
+        assert_eq!(&raw[0][Column::Source as usize], "=cmd|' /C calc'!A0");
+        assert_eq!(&raw[0][Column::Pcomm as usize], "-bash");
+        assert_eq!(&raw[0][Column::Comm as usize], "\tx");
+    }
+
+    #[test]
+    fn newline_and_invalid_utf8_in_cells() {
+        let mut event = exec(b"/bin/sh", &[b"sh", b"-c", b"a\nb"]);
+        event.comm = b"x\xffy\r".to_vec();
+        let output = render(false, &[event]);
+        let records = parse(&output);
+        assert_eq!(records.len(), 1);
+        assert_eq!(&records[0][Column::Args as usize], "\"sh\" \"-c\" \"a\nb\"");
+        assert_eq!(&records[0][Column::Comm as usize], "x\u{fffd}y\r");
+        assert!(output.contains("\"\"a\nb\"\"\""));
+    }
+}

@@ -1,0 +1,228 @@
+//! Byte-level escaping for the renderers.
+//!
+//! Two escapers, for two different jobs:
+//!
+//! - [`push_terminal_safe`]: the table's free text (execsnoop's ARGS, every
+//!   COMM). bcc printed these bytes raw, only turning `\n` into `\\n` in
+//!   ARGS. We keep that, and add terminal safety: no control byte from
+//!   captured data reaches the terminal. Bytes < 0x20, 0x7f, bytes that are
+//!   not part of valid UTF-8 and the C1 control code points U+0080..U+009F
+//!   are written as `\xNN` (lowercase hex of each raw byte); printable UTF-8
+//!   passes through unchanged.
+//! - [`push_mount_string`]: mountsnoop's `decode_mount_string`, a quoted
+//!   C-style literal with `\a \b \t \n \v \f \r \" \\` and `\xNN` for every
+//!   other byte outside 0x20..=0x7e (so non-ASCII UTF-8 is shown byte by byte,
+//!   exactly as bcc shows it).
+//!
+//! Plus the padding helpers that emulate Python's `%-Ns` (pads bytes) and
+//! `'{:N}'.format` (pads code points).
+
+use std::borrow::Cow;
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `\xNN` for one byte.
+pub fn push_hex_escape(out: &mut Vec<u8>, byte: u8) {
+    out.extend_from_slice(&[
+        b'\\',
+        b'x',
+        HEX_DIGITS[usize::from(byte >> 4)],
+        HEX_DIGITS[usize::from(byte & 0x0f)],
+    ]);
+}
+
+fn is_printable_ascii(byte: u8) -> bool {
+    (0x20..0x7f).contains(&byte)
+}
+
+/// Appends `bytes` with terminal-unsafe bytes escaped as `\xNN` (see the
+/// module doc). With `newline_as_backslash_n`, a newline becomes the two
+/// characters `\n` instead (bcc execsnoop's ARGS rule).
+pub fn push_terminal_safe(out: &mut Vec<u8>, bytes: &[u8], newline_as_backslash_n: bool) {
+    if bytes.iter().all(|&byte| is_printable_ascii(byte)) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    for chunk in bytes.utf8_chunks() {
+        push_valid_terminal_safe(out, chunk.valid(), newline_as_backslash_n);
+        for &byte in chunk.invalid() {
+            push_hex_escape(out, byte);
+        }
+    }
+}
+
+/// [`push_terminal_safe`] for text already known to be valid UTF-8.
+pub fn push_terminal_safe_str(out: &mut Vec<u8>, text: &str) {
+    push_terminal_safe(out, text.as_bytes(), false);
+}
+
+fn push_valid_terminal_safe(out: &mut Vec<u8>, text: &str, newline_as_backslash_n: bool) {
+    for character in text.chars() {
+        let mut encoded = [0u8; 4];
+        let encoded = character.encode_utf8(&mut encoded).as_bytes();
+        match character {
+            '\n' if newline_as_backslash_n => out.extend_from_slice(b"\\n"),
+            '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' => {
+                for &byte in encoded {
+                    push_hex_escape(out, byte);
+                }
+            }
+            _ => out.extend_from_slice(encoded),
+        }
+    }
+}
+
+/// bcc mountsnoop's `decode_mount_string`: `bytes` as a double-quoted,
+/// C-escaped literal.
+pub fn push_mount_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for &byte in bytes {
+        match byte {
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0b => out.extend_from_slice(b"\\v"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x20..=0x7e => out.push(byte),
+            _ => push_hex_escape(out, byte),
+        }
+    }
+    out.push(b'"');
+}
+
+/// UTF-8 text of captured bytes, invalid sequences replaced by U+FFFD.
+/// Borrows (no allocation) when the bytes are valid UTF-8.
+pub fn lossy(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// A kernel `comm` up to its first NUL (as Python's ctypes `c_char` arrays
+/// read it), in case the buffer still carries its terminator or padding.
+pub fn comm_bytes(comm: &[u8]) -> &[u8] {
+    match comm.iter().position(|&byte| byte == 0) {
+        Some(end) => &comm[..end],
+        None => comm,
+    }
+}
+
+/// Pads what was written since `start` with spaces to `width` bytes, like
+/// Python's `b"%-Ns"` (never truncates).
+pub fn pad_bytes(out: &mut Vec<u8>, start: usize, width: usize) {
+    let written = out.len().saturating_sub(start);
+    out.resize(out.len() + width.saturating_sub(written), b' ');
+}
+
+/// Pads what was written since `start` (UTF-8) with spaces to `width` code
+/// points, like Python's `'{:N}'.format(str)` (never truncates).
+pub fn pad_chars(out: &mut Vec<u8>, start: usize, width: usize) {
+    let written = out
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .filter(|&&byte| byte & 0xc0 != 0x80)
+        .count();
+    out.resize(out.len() + width.saturating_sub(written), b' ');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terminal_safe(bytes: &[u8], newline: bool) -> String {
+        let mut out = Vec::new();
+        push_terminal_safe(&mut out, bytes, newline);
+        String::from_utf8(out).expect("escaped text is UTF-8")
+    }
+
+    fn mount_string(bytes: &[u8]) -> String {
+        let mut out = Vec::new();
+        push_mount_string(&mut out, bytes);
+        String::from_utf8(out).expect("escaped text is ASCII")
+    }
+
+    #[test]
+    fn printable_text_passes_through() {
+        assert_eq!(terminal_safe(b"ls -la /tmp", false), "ls -la /tmp");
+        assert_eq!(
+            terminal_safe("grüße 日本 ✓".as_bytes(), false),
+            "grüße 日本 ✓"
+        );
+        assert_eq!(terminal_safe(b"back\\slash", false), "back\\slash");
+    }
+
+    #[test]
+    fn control_bytes_are_hex_escaped() {
+        assert_eq!(terminal_safe(b"a\x1b[31mb", false), "a\\x1b[31mb");
+        assert_eq!(
+            terminal_safe(b"\x00\x07\t\r\x7f", false),
+            "\\x00\\x07\\x09\\x0d\\x7f"
+        );
+        assert_eq!(terminal_safe(b"a\nb", false), "a\\x0ab");
+        assert_eq!(terminal_safe(b"a\nb", true), "a\\nb");
+    }
+
+    #[test]
+    fn c1_controls_and_invalid_utf8_are_hex_escaped() {
+        // U+009B (CSI) is C2 9B in UTF-8.
+        assert_eq!(
+            terminal_safe("x\u{9b}31m".as_bytes(), false),
+            "x\\xc2\\x9b31m"
+        );
+        assert_eq!(
+            terminal_safe("\u{80}\u{a0}".as_bytes(), false),
+            "\\xc2\\x80\u{a0}"
+        );
+        assert_eq!(terminal_safe(b"\xff\xfeok", false), "\\xff\\xfeok");
+        // A cut-off multi-byte sequence, then valid text.
+        assert_eq!(terminal_safe(b"\xe6\x97ab", false), "\\xe6\\x97ab");
+        // A lone C1 byte is invalid UTF-8, escaped as such.
+        assert_eq!(terminal_safe(b"\x9b", false), "\\x9b");
+    }
+
+    #[test]
+    fn mount_string_like_decode_mount_string() {
+        assert_eq!(mount_string(b"/dev/sda1"), "\"/dev/sda1\"");
+        assert_eq!(mount_string(b""), "\"\"");
+        assert_eq!(
+            mount_string(b"\x07\x08\t\n\x0b\x0c\r\"\\"),
+            "\"\\a\\b\\t\\n\\v\\f\\r\\\"\\\\\""
+        );
+        assert_eq!(mount_string(b"\x00\x1b\x7f"), "\"\\x00\\x1b\\x7f\"");
+        assert_eq!(mount_string("ü".as_bytes()), "\"\\xc3\\xbc\"");
+    }
+
+    #[test]
+    fn comm_stops_at_nul() {
+        assert_eq!(comm_bytes(b"bash\0\0\0"), b"bash");
+        assert_eq!(comm_bytes(b"bash"), b"bash");
+        assert_eq!(comm_bytes(b""), b"");
+    }
+
+    #[test]
+    fn padding_counts_bytes_or_code_points() {
+        let mut out = b"x".to_vec();
+        out.extend_from_slice("ü".as_bytes());
+        pad_bytes(&mut out, 1, 4);
+        assert_eq!(out, "xü  ".as_bytes());
+
+        let mut out = b"x".to_vec();
+        out.extend_from_slice("ü".as_bytes());
+        pad_chars(&mut out, 1, 4);
+        assert_eq!(out, "xü   ".as_bytes());
+
+        let mut out = b"toolong".to_vec();
+        pad_bytes(&mut out, 0, 3);
+        pad_chars(&mut out, 0, 3);
+        assert_eq!(out, b"toolong");
+    }
+
+    #[test]
+    fn lossy_borrows_valid_text() {
+        assert!(matches!(lossy(b"abc"), Cow::Borrowed("abc")));
+        assert_eq!(lossy(b"a\xffb"), "a\u{fffd}b");
+    }
+}

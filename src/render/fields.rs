@@ -1,0 +1,389 @@
+//! The named fields of an event, shared by the CSV and JSON renderers: the
+//! [`Column`]s (CSV's fixed header, JSON's keys) and, per syscall, which of
+//! them it carries ([`SyscallFields`]). Built on the stack, borrowing the
+//! event: no allocation per event.
+
+use crate::event::{Args, Captured, Event, MountAttr};
+
+/// Every field name of the JSON and CSV output, in CSV column order: the
+/// common fields, exec and mount(2)'s fields, the other mount-family
+/// syscalls' parameters, then `comm_before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Event,
+    Time,
+    TsNs,
+    Pid,
+    Tid,
+    Ppid,
+    Uid,
+    Gid,
+    Comm,
+    Pcomm,
+    MntNs,
+    CgroupId,
+    Ret,
+    Error,
+    LatencyNs,
+    Filename,
+    Args,
+    ArgsTruncated,
+    Source,
+    Target,
+    Fstype,
+    Flags,
+    Data,
+    Fsname,
+    Fd,
+    Cmd,
+    Key,
+    Value,
+    Aux,
+    FsFd,
+    AttrFlags,
+    FromDirfd,
+    FromPath,
+    ToDirfd,
+    ToPath,
+    Dirfd,
+    Path,
+    Attr,
+    Size,
+    CommBefore,
+}
+
+impl Column {
+    pub const COUNT: usize = 40;
+
+    /// All columns in CSV order (`ALL[c as usize] == c`).
+    pub const ALL: [Column; Column::COUNT] = [
+        Column::Event,
+        Column::Time,
+        Column::TsNs,
+        Column::Pid,
+        Column::Tid,
+        Column::Ppid,
+        Column::Uid,
+        Column::Gid,
+        Column::Comm,
+        Column::Pcomm,
+        Column::MntNs,
+        Column::CgroupId,
+        Column::Ret,
+        Column::Error,
+        Column::LatencyNs,
+        Column::Filename,
+        Column::Args,
+        Column::ArgsTruncated,
+        Column::Source,
+        Column::Target,
+        Column::Fstype,
+        Column::Flags,
+        Column::Data,
+        Column::Fsname,
+        Column::Fd,
+        Column::Cmd,
+        Column::Key,
+        Column::Value,
+        Column::Aux,
+        Column::FsFd,
+        Column::AttrFlags,
+        Column::FromDirfd,
+        Column::FromPath,
+        Column::ToDirfd,
+        Column::ToPath,
+        Column::Dirfd,
+        Column::Path,
+        Column::Attr,
+        Column::Size,
+        Column::CommBefore,
+    ];
+
+    /// The field's name in JSON and in the CSV header.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Column::Event => "event",
+            Column::Time => "time",
+            Column::TsNs => "ts_ns",
+            Column::Pid => "pid",
+            Column::Tid => "tid",
+            Column::Ppid => "ppid",
+            Column::Uid => "uid",
+            Column::Gid => "gid",
+            Column::Comm => "comm",
+            Column::Pcomm => "pcomm",
+            Column::MntNs => "mnt_ns",
+            Column::CgroupId => "cgroup_id",
+            Column::Ret => "ret",
+            Column::Error => "error",
+            Column::LatencyNs => "latency_ns",
+            Column::Filename => "filename",
+            Column::Args => "args",
+            Column::ArgsTruncated => "args_truncated",
+            Column::Source => "source",
+            Column::Target => "target",
+            Column::Fstype => "fstype",
+            Column::Flags => "flags",
+            Column::Data => "data",
+            Column::Fsname => "fsname",
+            Column::Fd => "fd",
+            Column::Cmd => "cmd",
+            Column::Key => "key",
+            Column::Value => "value",
+            Column::Aux => "aux",
+            Column::FsFd => "fs_fd",
+            Column::AttrFlags => "attr_flags",
+            Column::FromDirfd => "from_dirfd",
+            Column::FromPath => "from_path",
+            Column::ToDirfd => "to_dirfd",
+            Column::ToPath => "to_path",
+            Column::Dirfd => "dirfd",
+            Column::Path => "path",
+            Column::Attr => "attr",
+            Column::Size => "size",
+            Column::CommBefore => "comm_before",
+        }
+    }
+}
+
+/// One syscall-specific field value, borrowed from the event.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldValue<'a> {
+    /// A captured string or blob (see [`captured_text`]).
+    Text(&'a Captured),
+    Signed(i64),
+    Unsigned(u64),
+    Bool(bool),
+    /// exec's argv, argv[0] first.
+    Args(&'a [Captured]),
+    /// mount_setattr's `struct mount_attr` (see [`captured_attr`]).
+    Attr(&'a Captured),
+    /// A task command name (see [`crate::render::escape::comm_bytes`]).
+    Comm(&'a [u8]),
+}
+
+/// The bytes to show for a captured argument: `None` for a NULL pointer or
+/// an argument not read for this call (JSON null, an empty CSV cell), else
+/// the bytes as captured (empty after a read fault).
+pub fn captured_text(captured: &Captured) -> Option<&[u8]> {
+    if captured.null || captured.skipped {
+        None
+    } else {
+        Some(&captured.bytes)
+    }
+}
+
+/// The decoded `struct mount_attr`, `None` when NULL, not read or unreadable.
+pub fn captured_attr(captured: &Captured) -> Option<MountAttr> {
+    captured
+        .is_present()
+        .then(|| MountAttr::from_blob(&captured.bytes))
+}
+
+/// Most fields any syscall adds to the common ones (execveat).
+const MAX_SYSCALL_FIELDS: usize = 6;
+
+/// The syscall-specific fields of one event, in output order.
+#[derive(Debug, Clone, Copy)]
+pub struct SyscallFields<'a> {
+    items: [(Column, FieldValue<'a>); MAX_SYSCALL_FIELDS],
+    len: usize,
+}
+
+impl<'a> SyscallFields<'a> {
+    pub fn of(event: &'a Event) -> SyscallFields<'a> {
+        let mut fields = SyscallFields {
+            items: [(Column::Event, FieldValue::Bool(false)); MAX_SYSCALL_FIELDS],
+            len: 0,
+        };
+        use FieldValue::{Attr, Signed, Text, Unsigned};
+        match &event.args {
+            Args::Exec {
+                dirfd,
+                flags,
+                filename,
+                args,
+                args_truncated,
+            } => {
+                fields.push(Column::Filename, Text(filename));
+                fields.push(Column::Args, FieldValue::Args(args));
+                fields.push(Column::ArgsTruncated, FieldValue::Bool(*args_truncated));
+                fields.push(Column::CommBefore, FieldValue::Comm(&event.comm_before));
+                if let Some(dirfd) = dirfd {
+                    fields.push(Column::Dirfd, Signed(i64::from(*dirfd)));
+                }
+                if let Some(flags) = flags {
+                    fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+                }
+            }
+            Args::Mount {
+                source,
+                target,
+                fstype,
+                flags,
+                data,
+            } => {
+                fields.push(Column::Source, Text(source));
+                fields.push(Column::Target, Text(target));
+                fields.push(Column::Fstype, Text(fstype));
+                fields.push(Column::Flags, Unsigned(*flags));
+                fields.push(Column::Data, Text(data));
+            }
+            Args::Umount { target, flags } => {
+                fields.push(Column::Target, Text(target));
+                fields.push(Column::Flags, Unsigned(*flags));
+            }
+            Args::Fsopen { fsname, flags } => {
+                fields.push(Column::Fsname, Text(fsname));
+                fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+            }
+            Args::Fsconfig {
+                fd,
+                cmd,
+                key,
+                value,
+                aux,
+            } => {
+                fields.push(Column::Fd, Signed(i64::from(*fd)));
+                fields.push(Column::Cmd, Unsigned(u64::from(*cmd)));
+                fields.push(Column::Key, Text(key));
+                fields.push(Column::Value, Text(value));
+                fields.push(Column::Aux, Signed(i64::from(*aux)));
+            }
+            Args::Fsmount {
+                fs_fd,
+                flags,
+                attr_flags,
+            } => {
+                fields.push(Column::FsFd, Signed(i64::from(*fs_fd)));
+                fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+                fields.push(Column::AttrFlags, Unsigned(u64::from(*attr_flags)));
+            }
+            Args::MoveMount {
+                from_dirfd,
+                from_path,
+                to_dirfd,
+                to_path,
+                flags,
+            } => {
+                fields.push(Column::FromDirfd, Signed(i64::from(*from_dirfd)));
+                fields.push(Column::FromPath, Text(from_path));
+                fields.push(Column::ToDirfd, Signed(i64::from(*to_dirfd)));
+                fields.push(Column::ToPath, Text(to_path));
+                fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+            }
+            Args::OpenTree { dirfd, path, flags } | Args::Fspick { dirfd, path, flags } => {
+                fields.push(Column::Dirfd, Signed(i64::from(*dirfd)));
+                fields.push(Column::Path, Text(path));
+                fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+            }
+            Args::MountSetattr {
+                dirfd,
+                path,
+                flags,
+                attr,
+                size,
+            } => {
+                fields.push(Column::Dirfd, Signed(i64::from(*dirfd)));
+                fields.push(Column::Path, Text(path));
+                fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+                fields.push(Column::Attr, Attr(attr));
+                fields.push(Column::Size, Unsigned(*size));
+            }
+        }
+        fields
+    }
+
+    fn push(&mut self, column: Column, value: FieldValue<'a>) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = (column, value);
+            self.len += 1;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(Column, FieldValue<'a>)> {
+        self.items.iter().take(self.len)
+    }
+
+    /// The names of the fields whose captured value was cut short (`args`
+    /// when any argv entry was).
+    pub fn truncated(&self) -> TruncatedFields {
+        let mut truncated = TruncatedFields {
+            names: [""; MAX_SYSCALL_FIELDS],
+            len: 0,
+        };
+        for (column, value) in self.iter() {
+            let cut = match value {
+                FieldValue::Text(captured) | FieldValue::Attr(captured) => captured.truncated,
+                FieldValue::Args(args) => args.iter().any(|arg| arg.truncated),
+                _ => false,
+            };
+            if cut {
+                truncated.names[truncated.len] = column.name();
+                truncated.len += 1;
+            }
+        }
+        truncated
+    }
+}
+
+/// The names listed in JSON's `truncated` array.
+#[derive(Debug, Clone, Copy)]
+pub struct TruncatedFields {
+    names: [&'static str; MAX_SYSCALL_FIELDS],
+    len: usize,
+}
+
+impl TruncatedFields {
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn names(&self) -> &[&'static str] {
+        &self.names[..self.len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_in_order_and_unique() {
+        for (index, column) in Column::ALL.iter().enumerate() {
+            assert_eq!(*column as usize, index);
+        }
+        let mut names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Column::COUNT);
+    }
+
+    #[test]
+    fn null_skipped_and_fault() {
+        let null = Captured {
+            null: true,
+            ..Captured::default()
+        };
+        let skipped = Captured {
+            skipped: true,
+            ..Captured::default()
+        };
+        let fault = Captured {
+            fault: true,
+            ..Captured::default()
+        };
+        assert_eq!(captured_text(&null), None);
+        assert_eq!(captured_text(&skipped), None);
+        assert_eq!(captured_text(&fault), Some(&b""[..]));
+        assert_eq!(captured_text(&Captured::from_bytes(b"x")), Some(&b"x"[..]));
+        assert_eq!(captured_attr(&fault), None);
+        assert_eq!(
+            captured_attr(&Captured::from_bytes(&[1])),
+            Some(MountAttr {
+                attr_set: 1,
+                ..MountAttr::default()
+            })
+        );
+    }
+}
