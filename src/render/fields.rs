@@ -162,11 +162,12 @@ pub enum FieldValue<'a> {
     Comm(&'a [u8]),
 }
 
-/// The bytes to show for a captured argument: `None` for a NULL pointer or
-/// an argument not read for this call (JSON null, an empty CSV cell), else
-/// the bytes as captured (empty after a read fault).
+/// The bytes to show for a captured argument: `None` for a NULL pointer, an
+/// argument not read for this call, or one whose memory could not be read
+/// even after the call (JSON null, listed in `unreadable`; an empty CSV
+/// cell), else the bytes as captured.
 pub fn captured_text(captured: &Captured) -> Option<&[u8]> {
-    if captured.null || captured.skipped {
+    if captured.null || captured.skipped || captured.fault {
         None
     } else {
         Some(&captured.bytes)
@@ -308,14 +309,23 @@ impl<'a> SyscallFields<'a> {
     /// The names of the fields whose captured value was cut short (`args`
     /// when any argv entry was).
     pub fn truncated(&self) -> TruncatedFields {
+        self.fields_where(|captured| captured.truncated)
+    }
+
+    /// The fields whose user memory could not be read (JSON's `unreadable`).
+    pub fn unreadable(&self) -> TruncatedFields {
+        self.fields_where(|captured| captured.fault)
+    }
+
+    fn fields_where(&self, test: impl Fn(&Captured) -> bool) -> TruncatedFields {
         let mut truncated = TruncatedFields {
             names: [""; MAX_SYSCALL_FIELDS],
             len: 0,
         };
         for (column, value) in self.iter() {
             let cut = match value {
-                FieldValue::Text(captured) | FieldValue::Attr(captured) => captured.truncated,
-                FieldValue::Args(args) => args.iter().any(|arg| arg.truncated),
+                FieldValue::Text(captured) | FieldValue::Attr(captured) => test(captured),
+                FieldValue::Args(args) => args.iter().any(&test),
                 _ => false,
             };
             if cut {
@@ -327,7 +337,7 @@ impl<'a> SyscallFields<'a> {
     }
 }
 
-/// The names listed in JSON's `truncated` array.
+/// The names listed in JSON's `truncated` (or `unreadable`) array.
 #[derive(Debug, Clone, Copy)]
 pub struct TruncatedFields {
     names: [&'static str; MAX_SYSCALL_FIELDS],
@@ -375,7 +385,7 @@ mod tests {
         };
         assert_eq!(captured_text(&null), None);
         assert_eq!(captured_text(&skipped), None);
-        assert_eq!(captured_text(&fault), Some(&b""[..]));
+        assert_eq!(captured_text(&fault), None);
         assert_eq!(captured_text(&Captured::from_bytes(b"x")), Some(&b"x"[..]));
         assert_eq!(captured_attr(&fault), None);
         assert_eq!(

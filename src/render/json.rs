@@ -153,6 +153,10 @@ impl Serialize for EventJson<'_> {
         if !truncated.is_empty() {
             map.serialize_entry("truncated", truncated.names())?;
         }
+        let unreadable = fields.unreadable();
+        if !unreadable.is_empty() {
+            map.serialize_entry("unreadable", unreadable.names())?;
+        }
         map.end()
     }
 }

@@ -130,6 +130,59 @@ pub fn renderer(options: RenderOptions) -> Box<dyn Renderer> {
 }
 
 #[cfg(test)]
+mod tests {
+    use super::test_events::*;
+    use super::*;
+    use crate::event::{Args, Syscall};
+
+    fn render(format: Format, event: &Event) -> String {
+        let mut r = renderer(RenderOptions {
+            format,
+            classes: vec![EventClass::Exec, EventClass::Mount],
+            ..RenderOptions::default()
+        });
+        let mut out = Vec::new();
+        r.event(event, &mut out).expect("render");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn unreadable_memory_is_never_shown_as_a_value() {
+        let mut exec = exec(b"/bin/true", &[b"true"]);
+        if let Args::Exec { args, .. } = &mut exec.args {
+            args.push(unreadable());
+        }
+        let mount = event(
+            Syscall::Mount,
+            Args::Mount {
+                source: unreadable(),
+                target: text(b"/mnt"),
+                fstype: text(b"tmpfs"),
+                flags: 0,
+                data: null(),
+            },
+        );
+        let table = render(Format::Table, &exec);
+        assert!(
+            table.ends_with(" /bin/true ?\n") || table.trim_end().ends_with("/bin/true ?"),
+            "{table}"
+        );
+        let table = render(Format::Table, &mount);
+        assert!(
+            table.contains(r#"mount(?, "/mnt", "tmpfs", 0x0, "") = 0"#),
+            "{table}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render(Format::Json, &mount)).expect("json");
+        assert_eq!(json["source"], serde_json::Value::Null);
+        assert_eq!(json["unreadable"], serde_json::json!(["source"]));
+        let json: serde_json::Value =
+            serde_json::from_str(&render(Format::Json, &exec)).expect("json");
+        assert_eq!(json["unreadable"], serde_json::json!(["args"]));
+    }
+}
+
+#[cfg(test)]
 pub(crate) mod test_events {
     //! Hand-built events for the renderers' tests.
 
@@ -152,6 +205,14 @@ pub(crate) mod test_events {
     pub fn skipped() -> Captured {
         Captured {
             skipped: true,
+            ..Captured::default()
+        }
+    }
+
+    /// Memory that could not be read, even after the call.
+    pub fn unreadable() -> Captured {
+        Captured {
+            fault: true,
             ..Captured::default()
         }
     }

@@ -203,18 +203,24 @@ fn push_exec_args(
     let after_argv0 = argv.get(1..).unwrap_or_default();
     let shown = after_argv0.len().min(options.max_args.saturating_sub(1));
     let cut = after_argv0.len() > shown || args_truncated;
-    push_exec_arg(
-        line,
-        captured_text(filename).unwrap_or_default(),
-        options.quote,
-    );
+    push_exec_arg(line, exec_arg_text(filename), options.quote);
     for arg in &after_argv0[..shown] {
         line.push(b' ');
-        push_exec_arg(line, captured_text(arg).unwrap_or_default(), options.quote);
+        push_exec_arg(line, exec_arg_text(arg), options.quote);
     }
     if cut {
         line.push(b' ');
         push_exec_arg(line, b"...", options.quote);
+    }
+}
+
+/// An ARGS element's bytes: `?` for memory that could not be read even
+/// after the call (bcc would print an empty or stale buffer).
+fn exec_arg_text(captured: &Captured) -> &[u8] {
+    if captured.fault {
+        b"?"
+    } else {
+        captured_text(captured).unwrap_or_default()
     }
 }
 
@@ -242,8 +248,13 @@ fn push_lossy_comm(line: &mut Vec<u8>, comm: &[u8]) {
     pad_chars(line, start, COMM_WIDTH);
 }
 
-/// A mount/umount string as bcc printed it: NULL or unread is `""`.
+/// A mount/umount string as bcc printed it: NULL or unread is `""`;
+/// unreadable memory is `?` (unquoted, so it cannot be taken for a value).
 fn push_bcc_string(line: &mut Vec<u8>, captured: &Captured) {
+    if captured.fault {
+        line.push(b'?');
+        return;
+    }
     escape::push_mount_string(line, captured_text(captured).unwrap_or_default());
     if captured.truncated {
         line.extend_from_slice(b"...");
@@ -253,6 +264,7 @@ fn push_bcc_string(line: &mut Vec<u8>, captured: &Captured) {
 /// A string argument of the new mount API calls: NULL or unread is `NULL`.
 fn push_nullable_string(line: &mut Vec<u8>, captured: &Captured) {
     match captured_text(captured) {
+        None if captured.fault => line.push(b'?'),
         None => line.extend_from_slice(b"NULL"),
         Some(_) => push_bcc_string(line, captured),
     }

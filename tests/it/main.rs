@@ -1,3 +1,4 @@
 //! snoopcap's one integration-test binary; each module covers one area.
 
+mod common;
 mod format;

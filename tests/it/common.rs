@@ -1,0 +1,239 @@
+//! Shared pieces of the integration tests: the root policy (skip on a laptop
+//! without root, never under `CI=true`), building the C workload, running
+//! `record` around a workload, and reading a capture back into events.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use snoopcap::decode::{self, RawRecord};
+use snoopcap::event::Event;
+use snoopcap::format::{CaptureHeader, CaptureReader, Record, Trailer};
+use snoopcap::reassemble::{Reassembler, ReassemblyConfig, ReassemblyStats};
+
+pub const RECORD: &str = env!("CARGO_BIN_EXE_record");
+pub const REPLAY: &str = env!("CARGO_BIN_EXE_replay");
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True when the test may use BPF. Without root it skips (returns false),
+/// except under `CI=true`, where a skipped root test is a failure.
+pub fn require_root(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test} needs root, and under CI=true root tests must run, not skip");
+    }
+    eprintln!("skipping {test}: needs root");
+    false
+}
+
+/// BPF tests share the kernel's tracepoints and the machine's CPUs: run them
+/// one at a time so that timing-sensitive checks are not disturbed.
+pub fn bpf_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: OnceLock<std::sync::Mutex<()>> = OnceLock::new();
+    LOCK.get_or_init(|| std::sync::Mutex::new(()))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The C workload (tests/workload.c), built once per test run.
+pub fn workload() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("workload");
+        let status = Command::new("cc")
+            .args(["-O2", "-Wall", "-pthread", "-o"])
+            .arg(&out)
+            .arg(repo().join("tests/workload.c"))
+            .status()
+            .expect("run cc");
+        assert!(status.success(), "building tests/workload.c failed");
+        out
+    })
+}
+
+/// One `CALL` line of the workload's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub name: String,
+    pub pid: u32,
+    pub tid: u32,
+    pub ret: i64,
+    pub errno: i64,
+    pub extra: Vec<(String, String)>,
+}
+
+impl Call {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.extra
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub fn parse_calls(stdout: &str) -> Vec<Call> {
+    stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("CALL "))
+        .map(|rest| {
+            let mut words = rest.split(' ');
+            let name = words.next().unwrap_or("").to_string();
+            let mut call = Call {
+                name,
+                pid: 0,
+                tid: 0,
+                ret: 0,
+                errno: 0,
+                extra: Vec::new(),
+            };
+            for word in words {
+                let Some((k, v)) = word.split_once('=') else {
+                    continue;
+                };
+                match k {
+                    "pid" => call.pid = v.parse().expect("pid"),
+                    "tid" => call.tid = v.parse().expect("tid"),
+                    "ret" => call.ret = v.parse().expect("ret"),
+                    "errno" => call.errno = v.parse().expect("errno"),
+                    _ => call.extra.push((k.to_string(), v.to_string())),
+                }
+            }
+            call
+        })
+        .collect()
+}
+
+/// A running `record`, stopped with SIGINT.
+pub struct Recording {
+    pub child: Child,
+    pub path: PathBuf,
+    stderr: Option<std::process::ChildStderr>,
+}
+
+impl Recording {
+    /// Starts `record -o PATH ARGS...` and waits for its `Tracing` line.
+    pub fn start(path: &Path, args: &[&str]) -> Recording {
+        let mut child = Command::new(RECORD)
+            .arg("-o")
+            .arg(path)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn record");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut byte = [0u8; 1];
+        while !String::from_utf8_lossy(&seen).contains("Tracing") {
+            assert!(Instant::now() < deadline, "record did not start");
+            match stderr.read(&mut byte) {
+                Ok(1) => seen.push(byte[0]),
+                _ => panic!(
+                    "record exited before tracing: {}",
+                    String::from_utf8_lossy(&seen)
+                ),
+            }
+        }
+        Recording {
+            child,
+            path: path.to_path_buf(),
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Stops it with SIGINT; returns (exit success, the rest of stderr).
+    pub fn stop(mut self) -> (bool, String) {
+        // Let the last records reach the ring buffer's reader.
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: kill with a valid pid and signal.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let mut rest = String::new();
+        if let Some(mut stderr) = self.stderr.take() {
+            let _ = stderr.read_to_string(&mut rest);
+        }
+        let status = self.child.wait().expect("wait record");
+        (status.success(), rest)
+    }
+}
+
+/// Runs the workload scenario; returns its CALL lines.
+pub fn run_workload(scenario: &str) -> Vec<Call> {
+    let out = Command::new(workload())
+        .arg(scenario)
+        .output()
+        .expect("run workload");
+    assert!(out.status.success(), "workload {scenario} failed");
+    parse_calls(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Everything a capture holds, decoded and paired.
+pub struct Replayed {
+    pub header: CaptureHeader,
+    pub trailer: Option<Trailer>,
+    pub events: Vec<Event>,
+    pub stats: ReassemblyStats,
+}
+
+pub fn read_capture(path: &Path) -> Replayed {
+    let file = File::open(path).expect("open capture");
+    let mut reader = CaptureReader::new(BufReader::new(file)).expect("capture header");
+    let header = reader.header().clone();
+    let mut pairing = Reassembler::new(ReassemblyConfig::default());
+    pairing.add_clock_anchor(header.clock.boot_ns, header.clock.wall_ns);
+    let mut events = Vec::new();
+    while let Some(record) = reader.next_record().expect("readable capture") {
+        match record {
+            Record::Kernel(raw) => {
+                let decoded = decode::decode(raw, header.layout_version).expect("decodable");
+                if let RawRecord::Exit(_) = decoded {
+                    events.extend(pairing.push(decoded));
+                } else {
+                    pairing.push(decoded);
+                }
+            }
+            Record::ClockAnchor(a) => pairing.add_clock_anchor(a.boot_ns, a.wall_ns),
+            _ => {}
+        }
+    }
+    pairing.finish();
+    Replayed {
+        header,
+        trailer: reader.trailer().cloned(),
+        events,
+        stats: pairing.stats().clone(),
+    }
+}
+
+/// Runs `replay ARGS...`; returns (exit code, stdout, stderr).
+pub fn replay(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(REPLAY)
+        .args(args)
+        .output()
+        .expect("run replay");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Lines of a file, for golden comparisons.
+pub fn lines_of(path: &Path) -> Vec<String> {
+    BufReader::new(File::open(path).expect("open"))
+        .lines()
+        .map(|l| l.expect("line"))
+        .collect()
+}
