@@ -163,7 +163,7 @@ mod tests {
             },
         );
         let table = render(Format::Table, &exec);
-        assert!(
+        assert!(table.ends_with(" /bin/true ?\n"), "{table:?}");
             table.ends_with(" /bin/true ?\n") || table.trim_end().ends_with("/bin/true ?"),
             "{table}"
         );
