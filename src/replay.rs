@@ -231,7 +231,9 @@ fn base_filter(opts: &ReplayOptions) -> Result<Filter, ReplayError> {
         classes,
         exec_name: regex("-n/--name", &opts.name)?,
         exec_line: regex("-l/--line", &opts.line)?,
-        show_failed_exec: opts.fails || opts.failed_only,
+        // bcc's execsnoop hides failed execs without -x; that is a table
+        // convention: CSV and JSON are for analysis and show every call.
+        show_failed_exec: opts.fails || opts.failed_only || opts.format != Format::Table,
     })
 }
 
@@ -406,7 +408,7 @@ fn run_events(
             damaged = true;
         }
         if reader.trailer().is_none() && !damaged {
-            if !truncated {
+            if !truncated && !opts.strict {
                 warn(
                     &input,
                     "capture was cut short (no trailer: its recorder did not stop cleanly); every complete frame was replayed",

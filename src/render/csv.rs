@@ -11,7 +11,10 @@
 //!   argument with `"` as `\"` + `"`) and joined by a space.
 //! - `attr` (mount_setattr): the `struct mount_attr` as a compact JSON object,
 //!   `{"attr_set":N,"attr_clr":N,"propagation":N,"userns_fd":N}`.
-//! - Control characters are kept (CSV quoting carries newlines and all).
+//! - Terminal safety, as in the table: control characters (C0, DEL, C1) in
+//!   captured text are written as `\xNN`, a newline as `\n`, so that a CSV
+//!   file shown on a terminal cannot run escape sequences. `csv_raw` keeps
+//!   them as captured (CSV quoting carries newlines and all).
 //!
 //! **Spreadsheet formula neutralisation**: a cell holding captured data
 //! (`comm`, `pcomm`, `comm_before`, `filename`, `args`, `source`, `target`,
@@ -21,11 +24,12 @@
 //! formula an attacker put in a command line. Numeric columns are never
 //! altered. [`RenderOptions::csv_raw`] turns this off, for exact data.
 
-use super::escape::{comm_bytes, lossy};
+use super::escape::{comm_bytes, lossy, push_terminal_safe};
 use super::fields::{captured_attr, captured_text, Column, FieldValue, SyscallFields};
 use super::time::Rfc3339Formatter;
 use super::{errno, RenderOptions, Renderer};
 use crate::event::{Captured, Event};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -105,6 +109,18 @@ pub fn looks_like_formula(text: &str) -> bool {
     )
 }
 
+/// Captured bytes as cell text: lossy UTF-8, then (unless `raw`) control
+/// characters escaped.
+fn cell_text(bytes: &[u8], raw: bool) -> Cow<'_, str> {
+    let text = lossy(bytes);
+    if raw || !text.chars().any(|c| c.is_control()) {
+        return text;
+    }
+    let mut escaped = Vec::with_capacity(text.len() + 8);
+    push_terminal_safe(&mut escaped, text.as_bytes(), true);
+    Cow::Owned(String::from_utf8_lossy(&escaped).into_owned())
+}
+
 /// Writes captured text, neutralised unless `raw`.
 fn write_data_field(
     writer: &mut ::csv::Writer<RecordBuffer>,
@@ -123,13 +139,13 @@ fn write_data_field(
 }
 
 /// `"arg0" "arg \"1\""`: bcc `-q` quoting, joined by spaces.
-fn push_quoted_args(scratch: &mut String, args: &[Captured]) {
+fn push_quoted_args(scratch: &mut String, args: &[Captured], raw: bool) {
     for (index, arg) in args.iter().enumerate() {
         if index > 0 {
             scratch.push(' ');
         }
         scratch.push('"');
-        let text = lossy(captured_text(arg).unwrap_or_default());
+        let text = cell_text(captured_text(arg).unwrap_or_default(), raw);
         for (piece_index, piece) in text.split('"').enumerate() {
             if piece_index > 0 {
                 scratch.push_str("\\\"");
@@ -156,9 +172,11 @@ fn write_cell(
     match value {
         FieldValue::Text(captured) => match captured_text(captured) {
             None => writer.write_field(b""),
-            Some(bytes) => write_data_field(writer, scratch, raw, &lossy(bytes)),
+            Some(bytes) => write_data_field(writer, scratch, raw, &cell_text(bytes, raw)),
         },
-        FieldValue::Comm(comm) => write_data_field(writer, scratch, raw, &lossy(comm_bytes(comm))),
+        FieldValue::Comm(comm) => {
+            write_data_field(writer, scratch, raw, &cell_text(comm_bytes(comm), raw))
+        }
         FieldValue::Signed(number) => {
             let _ = write!(scratch, "{number}");
             writer.write_field(scratch.as_bytes())
@@ -169,7 +187,7 @@ fn write_cell(
         }
         FieldValue::Bool(flag) => writer.write_field(if flag { "true" } else { "false" }),
         FieldValue::Args(args) => {
-            push_quoted_args(scratch, args);
+            push_quoted_args(scratch, args, raw);
             if !raw && looks_like_formula(scratch) {
                 scratch.insert(0, '\'');
             }
@@ -356,7 +374,8 @@ comm_before\n";
         assert_eq!(&safe[0][Column::Target as usize], "'+1");
         assert_eq!(&safe[0][Column::Fstype as usize], "'@x");
         assert_eq!(&safe[0][Column::Data as usize], "'-2");
-        assert_eq!(&safe[0][Column::Comm as usize], "'\tx");
+        // A leading tab is escaped, so it can no longer start a formula.
+        assert_eq!(&safe[0][Column::Comm as usize], "\\x09x");
         assert_eq!(&safe[0][Column::Pcomm as usize], "'-bash");
         // Numbers stay numbers.
         assert_eq!(&safe[0][Column::Ret as usize], "-1");
@@ -370,11 +389,20 @@ comm_before\n";
     fn newline_and_invalid_utf8_in_cells() {
         let mut event = exec(b"/bin/sh", &[b"sh", b"-c", b"a\nb"]);
         event.comm = b"x\xffy\r".to_vec();
-        let output = render(false, &[event]);
+        let output = render(true, std::slice::from_ref(&event));
         let records = parse(&output);
         assert_eq!(records.len(), 1);
         assert_eq!(&records[0][Column::Args as usize], "\"sh\" \"-c\" \"a\nb\"");
         assert_eq!(&records[0][Column::Comm as usize], "x\u{fffd}y\r");
         assert!(output.contains("\"\"a\nb\"\"\""));
+        // By default control characters are escaped, as in the table.
+        let output = render(false, &[event]);
+        assert!(!output.bytes().any(|b| b == b'\r'), "{output:?}");
+        let records = parse(&output);
+        assert_eq!(
+            &records[0][Column::Args as usize],
+            "\"sh\" \"-c\" \"a\\nb\""
+        );
+        assert_eq!(&records[0][Column::Comm as usize], "x\u{fffd}y\\x0d");
     }
 }
