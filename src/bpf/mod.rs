@@ -310,70 +310,76 @@ pub struct Probes<'obj> {
     num_cpus: usize,
 }
 
-/// The pinned map's properties that decide whether it can stand in for ours.
-struct PinnedMapInfo {
+/// A pinned map (`--cgroupmap`, `--mntnsmap`) checked to be usable as a
+/// set of u64 keys.
+struct PinnedSet {
+    what: &'static str,
+    path: PathBuf,
     handle: MapHandle,
-    value_size: u32,
-    max_entries: u32,
-    flags: u32,
 }
 
-fn open_pinned_filter_map(what: &'static str, path: &Path) -> Result<PinnedMapInfo, ProbeError> {
+impl PinnedSet {
+    fn error(&self, reason: String) -> ProbeError {
+        ProbeError::PinnedMap {
+            what: self.what,
+            path: self.path.clone(),
+            reason,
+        }
+    }
+}
+
+fn open_pinned_filter_map(what: &'static str, path: &Path) -> Result<PinnedSet, ProbeError> {
     let fail = |reason: String| ProbeError::PinnedMap {
         what,
         path: path.to_path_buf(),
         reason,
     };
+    let create = "create it with e.g. `bpftool map create PATH type hash key 8 value 8 entries 128 name NAME`";
     if !path.exists() {
-        let bpffs_hint = if Path::new("/sys/fs/bpf")
-            .read_dir()
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(true)
-        {
-            " (is bpffs mounted? mount -t bpf bpf /sys/fs/bpf)"
-        } else {
-            ""
-        };
-        return Err(fail(format!("no such pinned map{bpffs_hint}")));
+        return Err(fail(match crate::cgroup::bpffs_problem(path) {
+            Some(problem) => format!("no such pinned map, and {problem}"),
+            None => format!("no such pinned map: {create}"),
+        }));
+    }
+    if let Some(problem) = crate::cgroup::bpffs_problem(path) {
+        return Err(fail(format!("not a pinned BPF map: {problem}")));
     }
     let handle = MapHandle::from_pinned_path(path)
-        .map_err(|err| fail(format!("not a pinned BPF map ({err})")))?;
+        .map_err(|err| fail(format!("not a pinned BPF map ({err}); {create}")))?;
     let info = libbpf_rs::MapInfo::new(handle.as_fd())
-        .map_err(|err| fail(format!("cannot read map info ({err})")))?;
+        .map_err(|err| fail(format!("not a pinned BPF map ({err}); {create}")))?;
     let map_type = info.map_type();
     if !matches!(map_type, MapType::Hash | MapType::LruHash) {
         return Err(fail(format!(
-            "is a {map_type:?} map; expected a hash map (bpftool map create PATH type hash key 8 value 8 entries N name NAME)"
+            "is a BPF map of type {map_type:?}; expected a hash map: {create}"
         )));
     }
     if info.info.key_size != 8 {
         return Err(fail(format!(
-            "has {}-byte keys; expected 8-byte (u64) keys",
+            "has {}-byte keys; expected 8-byte (u64) keys: {create}",
             info.info.key_size
         )));
     }
-    Ok(PinnedMapInfo {
-        value_size: info.info.value_size,
-        max_entries: info.info.max_entries,
-        flags: info.info.map_flags,
+    Ok(PinnedSet {
+        what,
+        path: path.to_path_buf(),
         handle,
     })
 }
 
-fn reuse_map(
-    map: &mut libbpf_rs::OpenMapMut<'_>,
-    pinned: &PinnedMapInfo,
-    map_type: MapType,
-) -> Result<(), String> {
-    // libbpf reuses a map only when its definition matches the pinned one.
-    if map_type != map.map_type() {
-        return Err(format!("map type {map_type:?} cannot stand in"));
-    }
-    map.set_value_size(pinned.value_size)
-        .and_then(|_| map.set_max_entries(pinned.max_entries))
-        .and_then(|_| map.set_map_flags(pinned.flags))
-        .and_then(|_| map.reuse_fd(pinned.handle.as_fd()))
-        .map_err(|err| err.to_string())
+/// Makes the pinned map the template of the outer map `outer` (before load).
+fn use_as_inner(outer: &mut libbpf_rs::OpenMapMut<'_>, set: &PinnedSet) -> Result<(), ProbeError> {
+    outer
+        .set_inner_map_fd(set.handle.as_fd())
+        .map_err(|err| set.error(format!("cannot use it ({err})")))
+}
+
+/// Puts the pinned map into slot 0 of the loaded outer map `outer`.
+fn install_inner(outer: &libbpf_rs::MapMut<'_>, set: &PinnedSet) -> Result<(), ProbeError> {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&set.handle.as_fd()) as u32;
+    outer
+        .update(&0u32.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
+        .map_err(|err| set.error(format!("cannot use it ({err})")))
 }
 
 impl<'obj> Probes<'obj> {
@@ -402,6 +408,13 @@ impl<'obj> Probes<'obj> {
                 }
             },
         };
+
+        if let Some(dir) = &config.cgroup_dir {
+            crate::cgroup::check_cgroup2_dir(dir).map_err(|reason| ProbeError::Cgroup {
+                path: dir.clone(),
+                reason,
+            })?;
+        }
 
         let mut open: OpenSnoopcapSkel<'obj> = SnoopcapSkelBuilder::default()
             .open(storage)
@@ -440,25 +453,21 @@ impl<'obj> Probes<'obj> {
             .set_max_entries(config.ringbuf_bytes)
             .map_err(load_err)?;
 
-        if let Some(path) = &config.cgroupmap {
-            let pinned = open_pinned_filter_map("cgroup map", path)?;
-            reuse_map(&mut open.maps.sc_cgroupmap, &pinned, MapType::Hash).map_err(|reason| {
-                ProbeError::PinnedMap {
-                    what: "cgroup map",
-                    path: path.clone(),
-                    reason,
-                }
-            })?;
+        let cgroupmap = config
+            .cgroupmap
+            .as_deref()
+            .map(|path| open_pinned_filter_map("cgroup map", path))
+            .transpose()?;
+        let mntnsmap = config
+            .mntnsmap
+            .as_deref()
+            .map(|path| open_pinned_filter_map("mount namespace map", path))
+            .transpose()?;
+        if let Some(set) = &cgroupmap {
+            use_as_inner(&mut open.maps.sc_cgroupmap, set)?;
         }
-        if let Some(path) = &config.mntnsmap {
-            let pinned = open_pinned_filter_map("mount namespace map", path)?;
-            reuse_map(&mut open.maps.sc_mntnsmap, &pinned, MapType::Hash).map_err(|reason| {
-                ProbeError::PinnedMap {
-                    what: "mount namespace map",
-                    path: path.clone(),
-                    reason,
-                }
-            })?;
+        if let Some(set) = &mntnsmap {
+            use_as_inner(&mut open.maps.sc_mntnsmap, set)?;
         }
 
         {
@@ -500,6 +509,12 @@ impl<'obj> Probes<'obj> {
 
         let mut skel = open.load().map_err(load_err)?;
 
+        if let Some(set) = &cgroupmap {
+            install_inner(&skel.maps.sc_cgroupmap, set)?;
+        }
+        if let Some(set) = &mntnsmap {
+            install_inner(&skel.maps.sc_mntnsmap, set)?;
+        }
         if let Some(dir) = &config.cgroup_dir {
             let cgroup = File::open(dir).map_err(|err| ProbeError::Cgroup {
                 path: dir.clone(),
@@ -512,7 +527,8 @@ impl<'obj> Probes<'obj> {
                 .map_err(|err| ProbeError::Cgroup {
                     path: dir.clone(),
                     reason: format!(
-                        "not a cgroup v2 directory ({err}); cgroup v2 is usually mounted at /sys/fs/cgroup or /sys/fs/cgroup/unified"
+                        "not a cgroup v2 directory ({err}); {}",
+                        crate::cgroup::cgroup2_hint()
                     ),
                 })?;
         }

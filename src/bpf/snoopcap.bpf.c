@@ -78,19 +78,33 @@ struct {
 	__type(value, __u32);
 } sc_cgroup SEC(".maps");
 
-/* Resized by record to the pinned map it reuses; only the key is read. */
-struct {
+/*
+ * --cgroupmap / --mntnsmap: slot 0 holds a hash map pinned by another tool
+ * (u64 keys: cgroup ids / mount namespace inode numbers; any value size, any
+ * number of entries); only its keys are read. Held through an outer array
+ * rather than reused in place: libbpf renames a reused map after the pinned
+ * one, and the pinned map itself is the inner-map template record sets, so
+ * its value size and flags need not be known here.
+ */
+struct sc_filter_set {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, __u8);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct sc_filter_set);
 } sc_cgroupmap SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 1);
-	__type(key, __u64);
-	__type(value, __u32);
+	__type(key, __u32);
+	__array(values, struct sc_filter_set);
 } sc_mntnsmap SEC(".maps");
 
 /* Instances so that the skeleton generator emits these types for user space. */
@@ -112,6 +126,15 @@ static __always_inline __u32 current_mnt_ns(struct task_struct *task)
 	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 }
 
+/* True when `key` is a key of the pinned map in slot 0 of `outer`. */
+static __always_inline bool in_pinned_set(void *outer, __u64 key)
+{
+	__u32 zero = 0;
+	void *set = bpf_map_lookup_elem(outer, &zero);
+
+	return set && bpf_map_lookup_elem(set, &key);
+}
+
 /* True when the current task passes every kernel-side filter. */
 static __always_inline bool should_trace(__u64 pid_tgid, __u32 uid, struct task_struct *task)
 {
@@ -124,7 +147,7 @@ static __always_inline bool should_trace(__u64 pid_tgid, __u32 uid, struct task_
 	if (cfg_filter_cgroupmap) {
 		__u64 cgroup_id = bpf_get_current_cgroup_id();
 
-		if (!bpf_map_lookup_elem(&sc_cgroupmap, &cgroup_id))
+		if (!in_pinned_set(&sc_cgroupmap, cgroup_id))
 			return false;
 	}
 	if (cfg_filter_mntns || cfg_filter_mntnsmap) {
@@ -132,7 +155,7 @@ static __always_inline bool should_trace(__u64 pid_tgid, __u32 uid, struct task_
 
 		if (cfg_filter_mntns && mnt_ns != cfg_mntns)
 			return false;
-		if (cfg_filter_mntnsmap && !bpf_map_lookup_elem(&sc_mntnsmap, &mnt_ns))
+		if (cfg_filter_mntnsmap && !in_pinned_set(&sc_mntnsmap, mnt_ns))
 			return false;
 	}
 	return true;
@@ -167,7 +190,7 @@ static __always_inline __u64 sc_mask(__u64 value, const __u64 mask)
  * truncated one; for blobs `cut` says the caller already shortened it.
  */
 static __always_inline __u16 append_item(__u8 *strings, __u32 *off, const void *uptr, __u32 limit,
-					 enum sc_copy how, bool cut)
+					 enum sc_copy how, bool cut, __u64 *fault_page)
 {
 	__u32 pos = *off;
 	struct sc_str item = {};
@@ -183,6 +206,11 @@ static __always_inline __u16 append_item(__u8 *strings, __u32 *off, const void *
 		item.flags = SC_STR_SKIPPED;
 	} else if (!uptr) {
 		item.flags = SC_STR_NULL;
+	} else if (how != SC_COPY_KSTR && ((__u64)uptr >> 12) == *fault_page) {
+		/* A page that just faulted is still not there: a second fault
+		 * costs as much as the first and reads nothing. The refetch
+		 * after the call reads it. */
+		item.flags = SC_STR_FAULT | (how == SC_COPY_BLOB ? SC_STR_BINARY : 0);
 	} else {
 		want = how == SC_COPY_BLOB ? limit : limit + 1;
 		if (want > room) {
@@ -198,6 +226,7 @@ static __always_inline __u16 append_item(__u8 *strings, __u32 *off, const void *
 				n = bpf_probe_read_kernel_str(strings + SC_AT(pos) + SC_STR_SIZE, SC_LEN(want), uptr);
 			if (n < 0) {
 				item.flags = SC_STR_FAULT;
+				*fault_page = (__u64)uptr >> 12;
 				n = 0;
 			} else {
 				n = n > 0 ? n - 1 : 0; /* drop the NUL */
@@ -215,6 +244,7 @@ static __always_inline __u16 append_item(__u8 *strings, __u32 *off, const void *
 			n = want;
 			if (want > 0 && bpf_probe_read_user(strings + SC_AT(pos) + SC_STR_SIZE, SC_LEN(want), uptr) < 0) {
 				item.flags = SC_STR_FAULT | SC_STR_BINARY;
+				*fault_page = (__u64)uptr >> 12;
 				n = 0;
 			}
 		}
@@ -336,6 +366,7 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 	__u32 arg_size = cfg_arg_size;
 	__u16 item_flags;
 	bool unreadable = false;
+	__u64 fault_page = 0; /* page number of the last read that faulted */
 
 	if (!scratch)
 		return false;
@@ -351,7 +382,8 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 		arg_size = SC_ARG_SIZE_LIMIT;
 
 	/* Names a path, so PATH_MAX, whatever --arg-size says. */
-	item_flags = append_item(strings, &off, filename, SC_PATH_MAX, filename_copy, false);
+	item_flags =
+		append_item(strings, &off, filename, SC_PATH_MAX, filename_copy, false, &fault_page);
 	unreadable |= item_flags & SC_STR_FAULT;
 
 	if (!argv) {
@@ -371,7 +403,8 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 				e->flags |= SC_ENTER_ARGV_TRUNCATED;
 				break;
 			}
-			item_flags = append_item(strings, &off, arg, arg_size, SC_COPY_STR, false);
+			item_flags = append_item(strings, &off, arg, arg_size, SC_COPY_STR, false,
+						 &fault_page);
 			unreadable |= item_flags & SC_STR_FAULT;
 			nstrings++;
 		}
@@ -399,6 +432,7 @@ static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a
 	__u8 *strings;
 	__u32 off = 0, nstrings = 0;
 	__u16 faults = 0;
+	__u64 fault_page = 0; /* page number of the last read that faulted */
 
 	if (!scratch)
 		return false;
@@ -408,7 +442,8 @@ static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a
 	strings = scratch->buf + SC_ENTER_SIZE;
 
 #define ITEM(ptr, limit, how, cut)                                                                 \
-	(faults |= append_item(strings, &off, (const void *)(ptr), (limit), (how), (cut)),         \
+	(faults |= append_item(strings, &off, (const void *)(ptr), (limit), (how), (cut),          \
+			       &fault_page),                                                       \
 	 nstrings++)
 #define STR(ptr, limit) ITEM(ptr, limit, SC_COPY_STR, false)
 	switch (syscall) {
