@@ -263,6 +263,9 @@ pub struct Event {
     pub pcomm: Vec<u8>,
     pub mnt_ns: u32,
     pub cgroup_id: u64,
+    /// The cgroup v2 path of `cgroup_id` (`/system.slice/x.scope`), as the
+    /// recorder stored it in the capture; `None` when it is not known.
+    pub cgroup_path: Option<std::sync::Arc<[u8]>>,
     /// The syscall's return value (negative errno on failure).
     pub ret: i64,
     pub args: Args,

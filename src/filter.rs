@@ -1,4 +1,4 @@
-//! Replay-side event filters (--pid, --uid, --comm, --mntns, --cgroup-id, --since, --until, --failed-only, --events).
+//! Replay-side event filters (--pid, --uid, --comm, --mntns, --cgroup-id, --cgroup-path, --since, --until, --failed-only, --events).
 //!
 //! [`Filter`] holds every replay-side filter; all of them must match
 //! ([`Filter::matches`]). It also carries bcc execsnoop's filters: `-n`
@@ -81,6 +81,9 @@ pub struct Filter {
     pub mnt_ns: Option<u32>,
     /// `--cgroup-id`: the cgroup v2 id.
     pub cgroup_id: Option<u64>,
+    /// `--cgroup-path`: searched in the cgroup v2 path the capture stored for
+    /// the event's cgroup id; an event whose path is unknown never matches.
+    pub cgroup_path: Option<Regex>,
     /// `--since`: wall-clock ns, inclusive.
     pub since: Option<i64>,
     /// `--until`: wall-clock ns, exclusive.
@@ -130,6 +133,11 @@ impl Filter {
         }
         if ev.syscall.is_exec() && ev.ret != 0 && !self.show_failed_exec && !self.failed_only {
             return false;
+        }
+        if let Some(re) = &self.cgroup_path {
+            if !ev.cgroup_path.as_deref().is_some_and(|p| re.is_match(p)) {
+                return false;
+            }
         }
         if self.comm.as_ref().is_some_and(|re| !re.is_match(&ev.comm))
             || self
@@ -311,6 +319,7 @@ mod tests {
             pcomm: b"init".to_vec(),
             mnt_ns: 7,
             cgroup_id: 9,
+            cgroup_path: None,
             ret,
             args: Args::Exec {
                 dirfd: None,
@@ -355,6 +364,44 @@ mod tests {
             ..Filter::default()
         };
         assert!(x.matches(&exec("bash", -2, "/bin/nope", &["nope"])));
+    }
+
+    #[test]
+    fn cgroup_path_matches_the_stored_path_and_never_an_unknown_one() {
+        let unknown = exec("ls", 0, "/bin/ls", &["ls"]);
+        let known = Event {
+            cgroup_path: Some(std::sync::Arc::from(
+                &b"/system.slice/docker-ab12.scope"[..],
+            )),
+            ..unknown.clone()
+        };
+        let f = Filter {
+            cgroup_path: re(r"docker-ab\d+"),
+            ..Filter::default()
+        };
+        assert!(f.matches(&known));
+        assert!(!f.matches(&unknown));
+        let f = Filter {
+            cgroup_path: re("^/kubepods"),
+            ..Filter::default()
+        };
+        assert!(!f.matches(&known));
+        // Non-UTF-8 paths are matched as bytes; ANDed with the other filters.
+        let odd = Event {
+            cgroup_path: Some(std::sync::Arc::from(&b"/a\xffb"[..])),
+            ..unknown.clone()
+        };
+        let f = Filter {
+            cgroup_path: re(r"(?-u)^/a\xff"),
+            cgroup_id: Some(9),
+            ..Filter::default()
+        };
+        assert!(f.matches(&odd));
+        let f = Filter {
+            cgroup_id: Some(10),
+            ..f
+        };
+        assert!(!f.matches(&odd));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! (entry/exit pairing into `event::Event`) → `filter` → `render`.
 
 pub mod bpf;
+pub mod cgroup;
 pub mod decode;
 pub mod event;
 pub mod filter;

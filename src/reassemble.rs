@@ -420,6 +420,7 @@ impl Reassembler {
             pcomm: entry.pcomm.to_vec(),
             mnt_ns: entry.mnt_ns,
             cgroup_id: entry.cgroup_id,
+            cgroup_path: None,
             ret: exit.ret,
             args: entry.args,
         }

@@ -3,6 +3,7 @@
 //! cleanly (trailer, fsync) on a signal, a deadline or a closed output.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::mem::MaybeUninit;
@@ -12,9 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::bpf::{layout, ProbeConfig, ProbeError, Probes};
+use crate::cgroup::CgroupResolver;
 use crate::format::{
-    CaptureHeader, CaptureWriter, ClockAnchor, FormatError, KindCount, LossCounters, SyncSink,
-    Trailer, WriterOptions,
+    CaptureHeader, CaptureWriter, CgroupPath, ClockAnchor, FormatError, KindCount, LossCounters,
+    SyncSink, Trailer, WriterOptions,
 };
 use crate::hostinfo::{self, HostInfo};
 
@@ -64,6 +66,8 @@ pub enum RecordError {
     OutputIsSymlink { path: PathBuf },
     #[error("{path}: is not a regular file; refusing to replace it")]
     OutputNotRegular { path: PathBuf },
+    #[error("record runs as root but without {missing}, which loading BPF programs needs: run it with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), e.g. on the host, or in a container started with --cap-add BPF --cap-add PERFMON")]
+    MissingCapabilities { missing: String },
     #[error("{path}: cannot create the capture: {source}")]
     CreateOutput { path: PathBuf, source: io::Error },
     #[error("writing the capture to {target} failed: {source}; everything flushed before this point is readable")]
@@ -214,6 +218,44 @@ pub fn create_output(path: &Path, force: bool) -> Result<File, RecordError> {
         })
 }
 
+/// Root without CAP_BPF and CAP_PERFMON (and without CAP_SYS_ADMIN, which
+/// covers both), as in a container that did not grant them, cannot load the
+/// probes, and libbpf would only report EPERM with a misleading hint: say
+/// what is missing instead. Not root at all is `check_environment`'s to
+/// report, and so is anything this cannot read.
+fn check_capabilities() -> Result<(), RecordError> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let Some(effective) = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+    else {
+        return Ok(());
+    };
+    let has = |cap: u32| effective & (1u64 << cap) != 0;
+    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+        return Ok(());
+    }
+    let missing: Vec<&str> = [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
+        .into_iter()
+        .filter(|&(cap, _)| !has(cap))
+        .map(|(_, name)| name)
+        .collect();
+    Err(RecordError::MissingCapabilities {
+        missing: missing.join(" and "),
+    })
+}
+
 /// Counts of records by (syscall, kind), indexed by the raw numbers.
 struct KindCounts {
     counts: [[u64; 3]; 12],
@@ -257,9 +299,51 @@ impl KindCounts {
     }
 }
 
+/// The cgroup ids seen in entry records, each resolved to its cgroup v2
+/// path once, when first seen, and written to the capture before the first
+/// record that carries it (so that a streaming replay knows the path of every
+/// event it shows). Resolving is a few syscalls (`open_by_handle_at`) per new
+/// id; an id already seen costs a compare, or a set lookup when it differs
+/// from the previous record's.
+struct CgroupPaths {
+    resolver: CgroupResolver,
+    seen: HashSet<u64>,
+    last: Option<u64>,
+}
+
+impl CgroupPaths {
+    fn new() -> CgroupPaths {
+        CgroupPaths {
+            resolver: CgroupResolver::new(),
+            seen: HashSet::new(),
+            last: None,
+        }
+    }
+
+    /// The path to store for `raw`'s cgroup id when it is new, else `None`.
+    fn note(&mut self, raw: &[u8]) -> Option<CgroupPath> {
+        // sc_record_header.kind at byte 20; sc_enter.cgroup_id at byte 24.
+        if raw.get(20).copied().map(u64::from) != Some(layout::SC_REC_ENTER) {
+            return None;
+        }
+        let id = u64::from_le_bytes(raw.get(24..32)?.try_into().ok()?);
+        if self.last == Some(id) {
+            return None;
+        }
+        self.last = Some(id);
+        if !self.seen.insert(id) {
+            return None;
+        }
+        // A cgroup already gone (a short-lived container) stays unknown.
+        let path = self.resolver.resolve(id)?;
+        Some(CgroupPath { id, path })
+    }
+}
+
 struct State {
     writer: CaptureWriter<Sink>,
     kinds: KindCounts,
+    cgroups: CgroupPaths,
     records: u64,
     first_ts: u64,
     last_ts: u64,
@@ -270,6 +354,12 @@ impl State {
     fn push(&mut self, raw: &[u8]) -> i32 {
         if self.error.is_some() {
             return -1;
+        }
+        if let Some(path) = self.cgroups.note(raw) {
+            if let Err(err) = self.writer.push_cgroup_path(&path) {
+                self.error = Some(err);
+                return -1;
+            }
         }
         if let Err(err) = self.writer.push_kernel_record(raw) {
             self.error = Some(err);
@@ -307,6 +397,7 @@ fn total_lost(per_cpu: &[Vec<u64>]) -> u64 {
 /// attached and the capture header is written.
 pub fn run(opts: &RecordOptions, on_tracing: impl FnOnce()) -> Result<RecordSummary, RecordError> {
     opts.probes.validate()?;
+    check_capabilities()?;
     crate::bpf::check_environment()?;
 
     let created_path = match &opts.output {
@@ -385,6 +476,7 @@ fn record_into(
         kinds: KindCounts {
             counts: [[0; 3]; 12],
         },
+        cgroups: CgroupPaths::new(),
         records: 0,
         first_ts: 0,
         last_ts: 0,

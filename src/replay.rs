@@ -2,11 +2,12 @@
 //! records, filter, render, and say on stderr what was lost, unpaired, cut
 //! short or damaged. Also `--info`: a capture's header and statistics.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use regex::bytes::Regex;
 use serde::Serialize;
@@ -14,7 +15,9 @@ use serde::Serialize;
 use crate::decode::{self, RawRecord};
 use crate::event::{EventClass, Syscall};
 use crate::filter::{self, EventClasses, Filter};
-use crate::format::{CaptureHeader, CaptureReader, FormatError, LossCounters, Record, Trailer};
+use crate::format::{
+    CaptureHeader, CaptureReader, DamageKind, FormatError, LossCounters, Record, Trailer,
+};
 use crate::reassemble::{Reassembler, ReassemblyConfig};
 use crate::render::{self, Format, RenderOptions, Renderer};
 
@@ -45,6 +48,8 @@ pub struct ReplayOptions {
     pub comm: Option<String>,
     pub mntns: Option<u32>,
     pub cgroup_id: Option<u64>,
+    /// `--cgroup-path`: a regex searched in the event's cgroup v2 path.
+    pub cgroup_path: Option<String>,
     pub since: Option<TimeBound>,
     pub until: Option<TimeBound>,
     pub failed_only: bool,
@@ -225,6 +230,7 @@ fn base_filter(opts: &ReplayOptions) -> Result<Filter, ReplayError> {
         comm: regex("--comm", &opts.comm)?,
         mnt_ns: opts.mntns,
         cgroup_id: opts.cgroup_id,
+        cgroup_path: regex("--cgroup-path", &opts.cgroup_path)?,
         since: None,
         until: None,
         failed_only: opts.failed_only,
@@ -315,6 +321,8 @@ fn run_events(
 
         let mut pairing = Reassembler::new(ReassemblyConfig::default());
         pairing.add_clock_anchor(header.clock.boot_ns, header.clock.wall_ns);
+        // This capture's cgroup id → path mappings (its recorder's host).
+        let mut cgroup_paths: HashMap<u64, Arc<[u8]>> = HashMap::new();
         let mut loss = LossTotals::default();
         let mut decode_errors = 0u64;
         let mut frames_seen = 0u64;
@@ -346,7 +354,8 @@ fn run_events(
                     Ok(RawRecord::Enter(entry)) => pairing.push_enter(entry),
                     Ok(RawRecord::Refetch(refetch)) => pairing.push_refetch(refetch),
                     Ok(RawRecord::Exit(exit)) => {
-                        if let Some(event) = pairing.push_exit(&exit) {
+                        if let Some(mut event) = pairing.push_exit(&exit) {
+                            event.cgroup_path = cgroup_paths.get(&event.cgroup_id).cloned();
                             if filter.matches(&event) {
                                 renderer.event(&event, out).map_err(ReplayError::Output)?;
                             }
@@ -363,7 +372,9 @@ fn run_events(
                     pairing.add_clock_anchor(anchor.boot_ns, anchor.wall_ns)
                 }
                 Record::LossCounters(counters) => loss = LossTotals::from_counters(&counters),
-                Record::CgroupPath(_) => {}
+                Record::CgroupPath(c) => {
+                    cgroup_paths.insert(c.id, Arc::from(c.path));
+                }
             }
             // A live view (record -o - | replay -) shows each frame as it comes.
             let frames = reader.stats().data_frames;
@@ -377,6 +388,15 @@ fn run_events(
         pairing.finish();
         if let Some(trailer) = reader.trailer() {
             loss = LossTotals::from_counters(&trailer.lost);
+        }
+        // Frames of a newer version are skipped by the reader without an
+        // error; say so (docs/FORMAT.md: skipped "with a warning").
+        for skipped in reader
+            .damage()
+            .iter()
+            .filter(|d| d.kind == DamageKind::UnknownFrameType)
+        {
+            warn(&input, skipped);
         }
 
         let stats = pairing.stats();
@@ -545,22 +565,37 @@ fn counts(map: &BTreeMap<String, u64>) -> String {
 fn write_info_text(info: &CaptureInfo, out: &mut dyn Write) -> io::Result<()> {
     let h = &info.header;
     let offset = h.utc_offset_secs;
-    writeln!(out, "file:            {}", info.file)?;
+    // The header's strings come from the file: escaped, never raw to a terminal.
+    let safe = |text: &str| -> String {
+        let mut bytes = Vec::with_capacity(text.len());
+        render::escape::push_terminal_safe(&mut bytes, text.as_bytes(), true);
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    writeln!(out, "file:            {}", safe(&info.file))?;
     writeln!(
         out,
         "format:          snoopcap capture v{} (raw record layout {}, {}-endian)",
-        info.format_version, h.layout_version, h.byte_order
+        info.format_version,
+        h.layout_version,
+        safe(&h.byte_order)
     )?;
-    writeln!(out, "recorded by:     {} {}", h.tool, h.tool_version)?;
-    writeln!(out, "host:            {}", h.hostname)?;
+    writeln!(
+        out,
+        "recorded by:     {} {}",
+        safe(&h.tool),
+        safe(&h.tool_version)
+    )?;
+    writeln!(out, "host:            {}", safe(&h.hostname))?;
     writeln!(
         out,
         "kernel:          {} {} {}",
-        h.sysname, h.release, h.kernel_version
+        safe(&h.sysname),
+        safe(&h.release),
+        safe(&h.kernel_version)
     )?;
-    writeln!(out, "machine:         {}", h.machine)?;
-    writeln!(out, "os:              {}", h.os_name)?;
-    writeln!(out, "boot id:         {}", h.boot_id)?;
+    writeln!(out, "machine:         {}", safe(&h.machine))?;
+    writeln!(out, "os:              {}", safe(&h.os_name))?;
+    writeln!(out, "boot id:         {}", safe(&h.boot_id))?;
     writeln!(
         out,
         "cpus:            {} (page size {})",
@@ -573,9 +608,9 @@ fn write_info_text(info: &CaptureInfo, out: &mut dyn Write) -> io::Result<()> {
         offset.abs() / 3600,
         offset.abs() % 3600 / 60
     )?;
-    writeln!(out, "command line:    {}", h.command_line.join(" "))?;
-    writeln!(out, "events:          {}", list(&h.events))?;
-    writeln!(out, "filters:         {}", list(&h.filters))?;
+    writeln!(out, "command line:    {}", safe(&h.command_line.join(" ")))?;
+    writeln!(out, "events:          {}", safe(&list(&h.events)))?;
+    writeln!(out, "filters:         {}", safe(&list(&h.filters)))?;
     writeln!(
         out,
         "limits:          max args {}, arg size {} bytes, ring buffer {} bytes",
@@ -591,7 +626,7 @@ fn write_info_text(info: &CaptureInfo, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "start:           {}", info.start)?;
     match (&info.end, info.duration_secs, &info.stop_reason) {
         (Some(end), Some(duration), Some(reason)) => {
-            writeln!(out, "end:             {end} (stopped by {reason})")?;
+            writeln!(out, "end:             {end} (stopped by {})", safe(reason))?;
             writeln!(out, "duration:        {duration:.3} s")?;
         }
         _ => writeln!(
@@ -619,7 +654,7 @@ fn write_info_text(info: &CaptureInfo, out: &mut dyn Write) -> io::Result<()> {
         if info.complete { "yes" } else { "no" }
     )?;
     for damage in &info.damage {
-        writeln!(out, "damage:          {damage}")?;
+        writeln!(out, "damage:          {}", safe(damage))?;
     }
     Ok(())
 }

@@ -6,6 +6,11 @@
  *   CALL <name> pid=<tgid> tid=<tid> ret=<return value> errno=<errno or 0> [key=value ...]
  *
  * Scenarios (argv[1]): exec, exec-fail, execveat, thread-exec, mounts, all.
+ * Not part of "all" (the fixtures record "all"): long-args (an exec with six
+ * arguments, one of them long, for record's --max-args/--arg-size),
+ * uid-exec (an exec as root, then one as uid/gid 65534, for --uid) and
+ * unpaged (exec and mount-family calls whose strings the process has never
+ * touched, so that a tracer cannot read them at syscall entry).
  * Mount scenarios run in a private mount namespace on a private temp dir, so
  * they touch nothing outside.
  * Build: cc -O2 -pthread -o workload tests/workload.c
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -179,6 +185,133 @@ static void do_mounts(void)
 	rmdir(dir);
 }
 
+static void do_long_args(void)
+{
+	char *argv[] = {"true", "a1", "a2", "this-argument-is-longer-than-16-bytes", "a4", "a5", NULL};
+	report("execve", 0, "filename=/bin/true");
+	execve("/bin/true", argv, true_envp);
+	report("execve-failed-unexpectedly", -1, NULL);
+}
+
+static void do_exec_as_nobody(void)
+{
+	char *argv[] = {"true", "as-nobody", NULL};
+	if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
+		perror("workload: setresuid");
+		_exit(1);
+	}
+	report("execve", 0, "filename=/bin/true uid=65534 gid=65534");
+	execve("/bin/true", argv, true_envp);
+	report("execve-failed-unexpectedly", -1, NULL);
+}
+
+/*
+ * Copies n strings into a fresh file and maps it without touching it: the
+ * pages are in the page cache but not in this process's page tables, so a
+ * tracer cannot read them at syscall entry (it cannot fault pages in). They
+ * share one page: the kernel's first access to any of them maps them all.
+ */
+static void unpaged(const char *const *strings, char **out, int n)
+{
+	char path[] = "/tmp/snoopcap-unpaged-XXXXXX";
+	size_t offsets[16], total = 0;
+	int fd = mkstemp(path);
+	if (fd < 0 || n > 16) {
+		perror("workload: mkstemp");
+		exit(1);
+	}
+	unlink(path);
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(strings[i]) + 1;
+		offsets[i] = total;
+		if (write(fd, strings[i], len) != (ssize_t)len) {
+			perror("workload: write");
+			exit(1);
+		}
+		total += len;
+	}
+	char *map = mmap(NULL, total, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		perror("workload: mmap");
+		exit(1);
+	}
+	close(fd);
+	for (int i = 0; i < n; i++)
+		out[i] = map + offsets[i];
+}
+
+static void do_unpaged_exec(void)
+{
+	const char *const strings[] = {"/bin/true", "true", "unpaged-arg"};
+	char *s[3];
+	unpaged(strings, s, 3);
+	char *argv[] = {s[1], s[2], NULL};
+	report("execve", 0, "filename=/bin/true");
+	execve(s[0], argv, true_envp);
+	report("execve-failed-unexpectedly", -1, NULL);
+}
+
+static void do_unpaged_exec_fail(void)
+{
+	const char *const strings[] = {"/nonexistent/snoopcap-unpaged", "missing-unpaged", "y"};
+	char *s[3];
+	unpaged(strings, s, 3);
+	char *argv[] = {s[1], s[2], NULL};
+	long ret = execve(s[0], argv, true_envp);
+	report("execve", ret, "filename=/nonexistent/snoopcap-unpaged");
+}
+
+static void do_unpaged_execveat(void)
+{
+	const char *const strings[] = {"true", "true", "unpaged-at"};
+	char *s[3];
+	int dirfd = open("/bin", O_RDONLY | O_DIRECTORY);
+	char extra[64];
+	unpaged(strings, s, 3);
+	char *argv[] = {s[1], s[2], NULL};
+	snprintf(extra, sizeof(extra), "dirfd=%d", dirfd);
+	report("execveat", 0, extra);
+	syscall(SYS_execveat, dirfd, s[0], argv, true_envp, 0);
+	report("execveat-failed-unexpectedly", -1, NULL);
+}
+
+static void do_unpaged_mounts(void)
+{
+	char extra[4200];
+	if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+		perror("workload: private mount namespace");
+		exit(1);
+	}
+	char dir[] = "/tmp/snoopcap-workload-XXXXXX";
+	if (!mkdtemp(dir)) {
+		perror("workload: mkdtemp");
+		exit(1);
+	}
+	/* A mapping of its own for each call: each one starts unreadable. */
+	const char *const mount_strings[] = {"snoopcap-unpaged", dir, "tmpfs", "size=16k"};
+	const char *const umount_strings[] = {dir};
+	const char *const fsopen_strings[] = {"tmpfs"};
+	const char *const fsconfig_strings[] = {"size", "2m"};
+	char *m[4], *u[1], *o[1], *c[2];
+	unpaged(mount_strings, m, 4);
+	unpaged(umount_strings, u, 1);
+	unpaged(fsopen_strings, o, 1);
+	unpaged(fsconfig_strings, c, 2);
+	long ret;
+
+	ret = mount(m[0], m[1], m[2], MS_NOSUID, m[3]);
+	snprintf(extra, sizeof(extra), "target=%s", dir);
+	report("mount", ret, extra);
+	ret = umount2(u[0], 0);
+	report("umount", ret, extra);
+	int fsfd = syscall(SYS_fsopen, o[0], FSOPEN_CLOEXEC);
+	report("fsopen", fsfd, "fsname=tmpfs");
+	ret = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, c[0], c[1], 0);
+	report("fsconfig", ret, "cmd=1 key=size value=2m");
+	close(fsfd);
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	const char *scenario = argc > 1 ? argv[1] : "all";
@@ -196,5 +329,17 @@ int main(int argc, char **argv)
 		in_child(do_thread_exec);
 	if (all || !strcmp(scenario, "mounts"))
 		in_child(do_mounts);
+	if (!strcmp(scenario, "long-args"))
+		in_child(do_long_args);
+	if (!strcmp(scenario, "uid-exec")) {
+		in_child(do_exec);
+		in_child(do_exec_as_nobody);
+	}
+	if (!strcmp(scenario, "unpaged")) {
+		in_child(do_unpaged_exec);
+		in_child(do_unpaged_exec_fail);
+		in_child(do_unpaged_execveat);
+		in_child(do_unpaged_mounts);
+	}
 	return 0;
 }

@@ -90,6 +90,9 @@ struct Args {
     /// Only this cgroup v2 id.
     #[arg(long = "cgroup-id", value_name = "ID")]
     cgroup_id: Option<u64>,
+    /// Only events whose cgroup v2 path (as recorded) matches this regex, e.g. 'docker-[0-9a-f]+\.scope' or '^/kubepods'.
+    #[arg(long = "cgroup-path", value_name = "REGEX")]
+    cgroup_path: Option<String>,
     /// Only events at or after TIME (RFC 3339, "YYYY-MM-DD HH:MM:SS" local, or +SECONDS from the capture start).
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
@@ -133,6 +136,7 @@ fn run() -> Result<Outcome> {
         comm: args.comm,
         mntns: args.mntns,
         cgroup_id: args.cgroup_id,
+        cgroup_path: args.cgroup_path,
         since: args.since.map(TimeBound),
         until: args.until.map(TimeBound),
         failed_only: args.failed_only,

@@ -9,6 +9,8 @@
 //!   pointer, or an argument the call does not read, is an empty cell.
 //! - `args`: argv (argv[0] first), each quoted as bcc's `-q` does (`"` + the
 //!   argument with `"` as `\"` + `"`) and joined by a space.
+//! - `cgroup_path`, the last column: the cgroup v2 path the capture stored
+//!   for `cgroup_id`, empty when unknown; written like captured text.
 //! - `attr` (mount_setattr): the `struct mount_attr` as a compact JSON object,
 //!   `{"attr_set":N,"attr_clr":N,"propagation":N,"userns_fd":N}`.
 //! - Terminal safety, as in the table: control characters (C0, DEL, C1) in
@@ -67,6 +69,9 @@ enum Cell<'a> {
     Empty,
     /// Our own text (event name, time, errno name): never neutralised.
     Plain(&'a str),
+    /// Text from the capture outside the captured arguments (cgroup path):
+    /// escaped and neutralised like captured text.
+    Data(&'a [u8]),
     Value(FieldValue<'a>),
 }
 
@@ -165,6 +170,9 @@ fn write_cell(
     let value = match cell {
         Cell::Empty => return writer.write_field(b""),
         Cell::Plain(text) => return writer.write_field(text),
+        Cell::Data(bytes) => {
+            return write_data_field(writer, scratch, raw, &cell_text(bytes, raw));
+        }
         Cell::Value(value) => value,
     };
     scratch.clear();
@@ -238,6 +246,9 @@ impl Renderer for CsvRenderer {
         cells[Column::Pcomm as usize] = Cell::Value(FieldValue::Comm(&event.pcomm));
         cells[Column::MntNs as usize] = number(u64::from(event.mnt_ns));
         cells[Column::CgroupId as usize] = number(event.cgroup_id);
+        if let Some(path) = event.cgroup_path.as_deref() {
+            cells[Column::CgroupPath as usize] = Cell::Data(path);
+        }
         cells[Column::Ret as usize] = Cell::Value(FieldValue::Signed(event.ret));
         if let Some(name) = errno::error_name(event.ret) {
             cells[Column::Error as usize] = Cell::Plain(name);
@@ -272,7 +283,7 @@ mod tests {
     const HEADER: &str = "event,time,ts_ns,pid,tid,ppid,uid,gid,comm,pcomm,mnt_ns,cgroup_id,ret,error,latency_ns,\
 filename,args,args_truncated,source,target,fstype,flags,data,\
 fsname,fd,cmd,key,value,aux,fs_fd,attr_flags,from_dirfd,from_path,to_dirfd,to_path,dirfd,path,attr,size,\
-comm_before\n";
+comm_before,cgroup_path\n";
 
     fn render(raw: bool, events: &[Event]) -> String {
         let mut renderer = renderer(RenderOptions {
@@ -312,13 +323,31 @@ comm_before\n";
             format!(
                 "{HEADER}exec,2026-11-22T03:04:05.123456789Z,5000000000,4242,4243,1000,1001,1002,ls,bash,\
                  4026531841,77,-2,ENOENT,12345,/bin/echo,\"\"\"echo\"\" \"\"say \\\"\"hi\\\"\"\"\" \"\"x,y\"\"\",false,\
-                 ,,,,,,,,,,,,,,,,,,,,,bash\n"
+                 ,,,,,,,,,,,,,,,,,,,,,bash,\n"
             )
         );
         let records = parse(&output);
         assert_eq!(records.len(), 1);
         assert_eq!(&records[0][16], "\"echo\" \"say \\\"hi\\\"\" \"x,y\"");
         assert_eq!(records[0].len(), Column::COUNT);
+    }
+
+    #[test]
+    fn cgroup_path_is_the_last_column() {
+        let mut event = exec(b"/bin/ls", &[b"ls"]);
+        event.cgroup_path = Some(std::sync::Arc::from(&b"/system.slice/a b,c.scope"[..]));
+        let mut hostile = event.clone();
+        hostile.cgroup_path = Some(std::sync::Arc::from(&b"=cmd|x\x1b[31m"[..]));
+        let records = parse(&render(false, &[event.clone(), hostile.clone()]));
+        assert_eq!(records[0].len(), Column::COUNT);
+        assert_eq!(
+            &records[0][Column::COUNT - 1],
+            "/system.slice/a b,c.scope"
+        );
+        // Neutralised and escaped like captured text, unless raw.
+        assert_eq!(&records[1][Column::COUNT - 1], "'=cmd|x\\x1b[31m");
+        let raw = parse(&render(true, &[hostile]));
+        assert_eq!(&raw[0][Column::COUNT - 1], "=cmd|x\x1b[31m");
     }
 
     #[test]

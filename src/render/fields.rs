@@ -7,7 +7,8 @@ use crate::event::{Args, Captured, Event, MountAttr};
 
 /// Every field name of the JSON and CSV output, in CSV column order: the
 /// common fields, exec and mount(2)'s fields, the other mount-family
-/// syscalls' parameters, then `comm_before`.
+/// syscalls' parameters, then `comm_before`, then `cgroup_path` (added
+/// later, so last: existing CSV columns keep their positions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
     Event,
@@ -50,10 +51,11 @@ pub enum Column {
     Attr,
     Size,
     CommBefore,
+    CgroupPath,
 }
 
 impl Column {
-    pub const COUNT: usize = 40;
+    pub const COUNT: usize = 41;
 
     /// All columns in CSV order (`ALL[c as usize] == c`).
     pub const ALL: [Column; Column::COUNT] = [
@@ -97,6 +99,7 @@ impl Column {
         Column::Attr,
         Column::Size,
         Column::CommBefore,
+        Column::CgroupPath,
     ];
 
     /// The field's name in JSON and in the CSV header.
@@ -142,6 +145,7 @@ impl Column {
             Column::Attr => "attr",
             Column::Size => "size",
             Column::CommBefore => "comm_before",
+            Column::CgroupPath => "cgroup_path",
         }
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Keys, in order: `event`, `time` (RFC 3339 UTC, nanoseconds), `ts_ns`,
 //! `pid`, `tid`, `ppid`, `uid`, `gid`, `comm`, `pcomm`, `mnt_ns`,
-//! `cgroup_id`, `ret`, `error` (errno name or null), `latency_ns`, then the
+//! `cgroup_id`, `cgroup_path` (the cgroup v2 path the capture stored for
+//! `cgroup_id`, or null when unknown), `ret`, `error` (errno name or null),
+//! `latency_ns`, then the
 //! syscall's own fields ([`SyscallFields`]): exec `filename`, `args`
 //! (array), `args_truncated`, `comm_before` (+ `dirfd`, `flags` for
 //! execveat); mount `source`, `target`, `fstype`, `flags`, `data`; umount
@@ -143,6 +145,10 @@ impl Serialize for EventJson<'_> {
         map.serialize_entry(Column::Pcomm.name(), &LossyStr(comm_bytes(&event.pcomm)))?;
         map.serialize_entry(Column::MntNs.name(), &event.mnt_ns)?;
         map.serialize_entry(Column::CgroupId.name(), &event.cgroup_id)?;
+        map.serialize_entry(
+            Column::CgroupPath.name(),
+            &event.cgroup_path.as_deref().map(LossyStr),
+        )?;
         map.serialize_entry(Column::Ret.name(), &event.ret)?;
         map.serialize_entry(Column::Error.name(), &errno::error_name(event.ret))?;
         map.serialize_entry(Column::LatencyNs.name(), &event.latency_ns)?;
@@ -197,7 +203,7 @@ mod tests {
         map.keys().map(String::as_str).collect()
     }
 
-    const COMMON: [&str; 15] = [
+    const COMMON: [&str; 16] = [
         "event",
         "time",
         "ts_ns",
@@ -210,6 +216,7 @@ mod tests {
         "pcomm",
         "mnt_ns",
         "cgroup_id",
+        "cgroup_path",
         "ret",
         "error",
         "latency_ns",
@@ -248,6 +255,7 @@ mod tests {
                 "pcomm": "bash",
                 "mnt_ns": 4_026_531_841_u64,
                 "cgroup_id": 77,
+                "cgroup_path": null,
                 "ret": -13,
                 "error": "EACCES",
                 "latency_ns": 12345,
@@ -265,6 +273,15 @@ mod tests {
         assert!(line.ends_with(
             "\"latency_ns\":12345,\"filename\":\"/bin/ls\",\"args\":[\"ls\",\"-l\"],\"args_truncated\":false,\"comm_before\":\"bash\"}\n"
         ));
+    }
+
+    #[test]
+    fn cgroup_path_is_a_string_when_known() {
+        let mut event = exec(b"/bin/ls", &[b"ls"]);
+        event.cgroup_path = Some(std::sync::Arc::from(&b"/kubepods/pod1/c\xff"[..]));
+        let map = object(&event);
+        assert_eq!(map["cgroup_path"], "/kubepods/pod1/c\u{fffd}");
+        assert_eq!(map["cgroup_id"], 77);
     }
 
     #[test]

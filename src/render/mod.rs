@@ -237,6 +237,7 @@ pub(crate) mod test_events {
             pcomm: b"bash".to_vec(),
             mnt_ns: 4_026_531_841,
             cgroup_id: 77,
+            cgroup_path: None,
             ret: 0,
             args,
         }

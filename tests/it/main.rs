@@ -1,5 +1,8 @@
 //! snoopcap's one integration-test binary; each module covers one area.
 
 mod common;
+mod containers;
 mod format;
 mod golden;
+mod record_e2e;
+mod reliability;
