@@ -340,10 +340,7 @@ comm_before,cgroup_path\n";
         hostile.cgroup_path = Some(std::sync::Arc::from(&b"=cmd|x\x1b[31m"[..]));
         let records = parse(&render(false, &[event.clone(), hostile.clone()]));
         assert_eq!(records[0].len(), Column::COUNT);
-        assert_eq!(
-            &records[0][Column::COUNT - 1],
-            "/system.slice/a b,c.scope"
-        );
+        assert_eq!(&records[0][Column::COUNT - 1], "/system.slice/a b,c.scope");
         // Neutralised and escaped like captured text, unless raw.
         assert_eq!(&records[1][Column::COUNT - 1], "'=cmd|x\\x1b[31m");
         let raw = parse(&render(true, &[hostile]));
