@@ -297,6 +297,7 @@ fn run_events(
         filter.since = parse_bound("--since", &opts.since, header.start_wall_ns)?;
         filter.until = parse_bound("--until", &opts.until, header.start_wall_ns)?;
         let layout_version = header.layout_version;
+        let is_stdin = path.as_os_str() == "-";
 
         let renderer = match &mut renderer {
             Some(r) => r,
@@ -325,7 +326,6 @@ fn run_events(
         let mut cgroup_paths: HashMap<u64, Arc<[u8]>> = HashMap::new();
         let mut loss = LossTotals::default();
         let mut decode_errors = 0u64;
-        let mut frames_seen = 0u64;
         let mut damaged = false;
         let mut truncated = false;
 
@@ -376,13 +376,10 @@ fn run_events(
                     cgroup_paths.insert(c.id, Arc::from(c.path));
                 }
             }
-            // A live view (record -o - | replay -) shows each frame as it comes.
-            let frames = reader.stats().data_frames;
-            if frames != frames_seen {
-                frames_seen = frames;
-                if path.as_os_str() == "-" {
-                    out.flush().map_err(ReplayError::Output)?;
-                }
+            // A live view (record -o - | replay -) shows each frame as it
+            // comes: flush before the reader may block on the pipe.
+            if is_stdin && reader.needs_input() {
+                out.flush().map_err(ReplayError::Output)?;
             }
         }
         pairing.finish();

@@ -42,16 +42,16 @@ struct Args {
     /// Only trace this process id (tgid).
     #[arg(short = 'p', long, value_name = "PID")]
     pid: Option<u32>,
-    /// Only trace cgroup ids that are keys of this pinned BPF hash map (u64 keys).
+    /// Only trace cgroup ids that are keys of this pinned BPF hash map (u64 keys, any value size; changes apply at once; see docs/CONTAINERS.md).
     #[arg(long, value_name = "PATH")]
     cgroupmap: Option<PathBuf>,
-    /// Only trace mount namespaces whose inode numbers are keys of this pinned BPF hash map (u64 keys).
+    /// Only trace mount namespaces whose inode numbers are keys of this pinned BPF hash map (u64 keys, any value size; changes apply at once).
     #[arg(long, value_name = "PATH")]
     mntnsmap: Option<PathBuf>,
     /// Only trace processes in this cgroup v2 directory or its descendants.
     #[arg(long, value_name = "DIR")]
     cgroup: Option<PathBuf>,
-    /// Only trace this mount namespace (inode number of /proc/PID/ns/mnt).
+    /// Only trace this mount namespace (inode number of /proc/PID/ns/mnt: `stat -L -c %i`).
     #[arg(long, value_name = "ID")]
     mntns: Option<u32>,
     /// Most argv entries captured per exec (as bcc's --max-args).

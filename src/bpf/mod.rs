@@ -268,6 +268,16 @@ pub fn check_environment() -> Result<(), ProbeError> {
 
 const TRACEFS: &str = "/sys/kernel/tracing";
 
+/// Whether the kernel has the sched_prepare_exec tracepoint (Linux 6.10+),
+/// where unreadable exec arguments are read again before the old image goes.
+fn has_prepare_exec() -> bool {
+    [TRACEFS, "/sys/kernel/debug/tracing"].iter().any(|dir| {
+        Path::new(dir)
+            .join("events/sched/sched_prepare_exec")
+            .is_dir()
+    })
+}
+
 /// libbpf finds syscall tracepoints through tracefs; mount it where it is
 /// missing (as perf and bpftrace do).
 fn ensure_tracefs() -> Result<(), ProbeError> {
@@ -479,10 +489,10 @@ impl<'obj> Probes<'obj> {
                 &mut progs.exit_execve,
                 &mut progs.enter_execveat,
                 &mut progs.exit_execveat,
-                &mut progs.exec_new_image,
             ] {
                 prog.set_autoload(exec);
             }
+            progs.exec_prepare.set_autoload(exec && has_prepare_exec());
             for prog in [
                 &mut progs.enter_mount,
                 &mut progs.exit_mount,
@@ -608,13 +618,10 @@ fn attach_all(skel: &mut SnoopcapSkel<'_>, events: EventSelection) -> Result<(),
         };
     }
     if events.exec {
-        attach!(
-            enter_execve,
-            exit_execve,
-            enter_execveat,
-            exit_execveat,
-            exec_new_image
-        );
+        attach!(enter_execve, exit_execve, enter_execveat, exit_execveat);
+        if has_prepare_exec() {
+            attach!(exec_prepare);
+        }
     }
     if events.mount {
         attach!(

@@ -166,7 +166,6 @@ enum sc_copy {
 	SC_COPY_STR,  /* NUL-terminated string */
 	SC_COPY_BLOB, /* exactly n bytes */
 	SC_COPY_SKIP, /* not read: nothing of interest behind it for this call */
-	SC_COPY_KSTR, /* NUL-terminated string in kernel memory (refetch of an exec's filename) */
 };
 
 /*
@@ -206,24 +205,25 @@ static __always_inline __u16 append_item(__u8 *strings, __u32 *off, const void *
 		item.flags = SC_STR_SKIPPED;
 	} else if (!uptr) {
 		item.flags = SC_STR_NULL;
-	} else if (how != SC_COPY_KSTR && ((__u64)uptr >> 12) == *fault_page) {
+	} else if (((__u64)uptr >> 12) == *fault_page) {
 		/* A page that just faulted is still not there: a second fault
 		 * costs as much as the first and reads nothing. The refetch
 		 * after the call reads it. */
 		item.flags = SC_STR_FAULT | (how == SC_COPY_BLOB ? SC_STR_BINARY : 0);
 	} else {
-		want = how == SC_COPY_BLOB ? limit : limit + 1;
+		bool clamped = false;
+
+		/* bpf_probe_read_*_str's size counts the NUL it writes: limit + 2
+		 * lets one byte past the limit through, which proves truncation. */
+		want = how == SC_COPY_BLOB ? limit : limit + 2;
 		if (want > room) {
 			want = room;
-			item.flags |= SC_STR_TRUNCATED;
+			clamped = true;
 		}
-		if (want > SC_DATA_MAX + 1)
-			want = SC_DATA_MAX + 1;
-		if (how == SC_COPY_STR || how == SC_COPY_KSTR) {
-			if (how == SC_COPY_STR)
-				n = bpf_probe_read_user_str(strings + SC_AT(pos) + SC_STR_SIZE, SC_LEN(want), uptr);
-			else
-				n = bpf_probe_read_kernel_str(strings + SC_AT(pos) + SC_STR_SIZE, SC_LEN(want), uptr);
+		if (want > SC_DATA_MAX + 2)
+			want = SC_DATA_MAX + 2;
+		if (how == SC_COPY_STR) {
+			n = bpf_probe_read_user_str(strings + SC_AT(pos) + SC_STR_SIZE, SC_LEN(want), uptr);
 			if (n < 0) {
 				item.flags = SC_STR_FAULT;
 				*fault_page = (__u64)uptr >> 12;
@@ -233,11 +233,14 @@ static __always_inline __u16 append_item(__u8 *strings, __u32 *off, const void *
 				if (n > limit) {
 					n = limit;
 					item.flags |= SC_STR_TRUNCATED;
+				} else if (clamped && n + 1 >= want) {
+					/* The record's string area ran out first. */
+					item.flags |= SC_STR_TRUNCATED;
 				}
 			}
 		} else {
 			item.flags |= SC_STR_BINARY;
-			if (cut)
+			if (cut || clamped)
 				item.flags |= SC_STR_TRUNCATED;
 			if (want > SC_DATA_MAX)
 				want = SC_DATA_MAX;
@@ -356,8 +359,7 @@ static __always_inline void keep_for_refetch(__u8 syscall, const __u64 *args)
  * read (then an entry record says SC_ENTER_REFETCH).
  */
 static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *filename,
-					const char *const *argv, __u64 dirfd, __u64 flags,
-					enum sc_copy filename_copy)
+					const char *const *argv, __u64 dirfd, __u64 flags)
 {
 	struct sc_scratch *scratch = claim_scratch(SC_SLOT_EXEC);
 	struct sc_enter *e;
@@ -383,7 +385,7 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 
 	/* Names a path, so PATH_MAX, whatever --arg-size says. */
 	item_flags =
-		append_item(strings, &off, filename, SC_PATH_MAX, filename_copy, false, &fault_page);
+		append_item(strings, &off, filename, SC_PATH_MAX, SC_COPY_STR, false, &fault_page);
 	unreadable |= item_flags & SC_STR_FAULT;
 
 	if (!argv) {
@@ -533,7 +535,7 @@ static __always_inline bool is_exec(__u32 syscall)
 /*
  * Re-reads the arguments of a call whose entry could not read them all, now
  * that the kernel has touched them. A successful exec has a new image by now:
- * that case is handled by exec_new_image.
+ * exec_prepare read them before the old one went.
  */
 static __always_inline void refetch_at_exit(__u8 syscall, long ret, struct task_struct *task)
 {
@@ -544,10 +546,10 @@ static __always_inline void refetch_at_exit(__u8 syscall, long ret, struct task_
 	if (r->syscall == syscall && !(is_exec(syscall) && ret == 0)) {
 		if (syscall == SC_SYS_EXECVE)
 			handle_exec(SC_REC_REFETCH, syscall, (const char *)r->args[0],
-				    (const char *const *)r->args[1], 0, 0, SC_COPY_STR);
+				    (const char *const *)r->args[1], 0, 0);
 		else if (syscall == SC_SYS_EXECVEAT)
 			handle_exec(SC_REC_REFETCH, syscall, (const char *)r->args[1],
-				    (const char *const *)r->args[2], r->args[0], r->args[4], SC_COPY_STR);
+				    (const char *const *)r->args[2], r->args[0], r->args[4]);
 		else
 			handle_mount(SC_REC_REFETCH, syscall, r->args);
 	}
@@ -583,25 +585,25 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
 }
 
 /*
- * A successful exec whose entry could not read its arguments: read them from
- * the new image, where the kernel has just laid out argv on the stack (argc
- * at mm->start_stack, the argv pointers after it), and the filename from the
- * kernel's copy.
+ * An exec whose entry could not read its arguments, at the last moment the
+ * old image is still there: the kernel has just copied the filename and argv
+ * (and so paged them in), and the point of no return is next. Read them
+ * again from the same pointers. (Linux 6.10+; without this tracepoint the
+ * loader leaves it out, and a successful exec keeps what its entry read.)
  */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(exec_new_image, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
 {
 	struct sc_refetch *r = bpf_task_storage_get(&sc_refetch_map, task, 0, 0);
-	unsigned long start_stack;
 
 	if (!r)
 		return 0;
-	if (is_exec(r->syscall)) {
-		start_stack = BPF_CORE_READ(task, mm, start_stack);
-		handle_exec(SC_REC_REFETCH, r->syscall, BPF_CORE_READ(bprm, filename),
-			    (const char *const *)(start_stack + sizeof(long)), r->args[0], r->args[4],
-			    SC_COPY_KSTR);
-	}
+	if (r->syscall == SC_SYS_EXECVE)
+		handle_exec(SC_REC_REFETCH, SC_SYS_EXECVE, (const char *)r->args[0],
+			    (const char *const *)r->args[1], 0, 0);
+	else if (r->syscall == SC_SYS_EXECVEAT)
+		handle_exec(SC_REC_REFETCH, SC_SYS_EXECVEAT, (const char *)r->args[1],
+			    (const char *const *)r->args[2], r->args[0], r->args[4]);
 	bpf_task_storage_delete(&sc_refetch_map, task);
 	return 0;
 }
@@ -641,7 +643,7 @@ int enter_execve(struct trace_event_raw_sys_enter *ctx)
 	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0 };
 
 	if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVE, (const char *)args[0],
-			(const char *const *)args[1], 0, 0, SC_COPY_STR))
+			(const char *const *)args[1], 0, 0))
 		keep_for_refetch(SC_SYS_EXECVE, args);
 	return 0;
 }
@@ -654,7 +656,7 @@ int enter_execveat(struct trace_event_raw_sys_enter *ctx)
 	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], 0 };
 
 	if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVEAT, (const char *)args[1],
-			(const char *const *)args[2], args[0], args[4], SC_COPY_STR))
+			(const char *const *)args[2], args[0], args[4]))
 		keep_for_refetch(SC_SYS_EXECVEAT, args);
 	return 0;
 }

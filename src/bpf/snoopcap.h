@@ -47,8 +47,8 @@ enum sc_record_kind {
 	 * some could not be read at entry (SC_ENTER_REFETCH: the page was not
 	 * present, and tracepoint programs cannot fault it in). Written before
 	 * the exit record of the same call; replay fills the entry's
-	 * unreadable items from it. For a successful exec it is read from the
-	 * new image (filename from the kernel, argv from the new stack).
+	 * unreadable items from it. For an exec it is read just before the
+	 * old image is replaced (tracepoint sched_prepare_exec).
 	 */
 	SC_REC_REFETCH = 3,
 };

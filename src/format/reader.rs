@@ -153,6 +153,17 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Offset in the input of the next byte to be read.
+    /// True when the next [`CaptureReader::next_record`] call will read from
+    /// the input (the current frame's records are used up): the moment a live
+    /// consumer should flush what it has, before it may block on a pipe.
+    pub fn needs_input(&self) -> bool {
+        match self.state {
+            State::InFrame => self.pos >= self.payload.len(),
+            State::Frames | State::Resync => true,
+            State::Done => false,
+        }
+    }
+
     pub fn offset(&self) -> u64 {
         self.src.offset()
     }

@@ -213,7 +213,7 @@ pub fn read_capture(path: &Path) -> Replayed {
         header,
         trailer: reader.trailer().cloned(),
         events,
-        stats: pairing.stats().clone(),
+        stats: *pairing.stats(),
     }
 }
 
