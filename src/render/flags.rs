@@ -240,7 +240,7 @@ pub fn decode_mount_flags(flags: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::HashMap;
 
@@ -405,7 +405,7 @@ mod tests {
 
     /// `#define NAME VALUE` and `NAME = VALUE,` (enum) lines of the headers
     /// that exist; `None` when none does.
-    fn parse_headers(paths: &[&str]) -> Option<HashMap<String, u64>> {
+    pub(crate) fn parse_headers(paths: &[&str]) -> Option<HashMap<String, u64>> {
         let mut values = HashMap::new();
         let mut found = false;
         for path in paths {
