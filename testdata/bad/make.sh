@@ -31,15 +31,19 @@ if [[ ${1:-} == --record ]]; then
     # Short frames (--flush-interval 0.25) so that the capture has several
     # data frames: damage to one must not cost the others.
     "$repo/target/release/record" -o base.snoop --duration 2.5 --flush-interval 0.25 \
-        --arg-size 64 --cgroup "$cg" &
+        --arg-size 64 --cgroup "$cg" 2>"$work/record.err" &
     rec=$!
-    sleep 0.8
+    until grep -q Tracing "$work/record.err"; do
+        kill -0 "$rec" || { cat "$work/record.err" >&2; exit 1; }
+        sleep 0.1
+    done
     in_cg "$work/workload" exec
     sleep 0.5
     in_cg "$work/workload" mounts
     sleep 0.5
     in_cg "$work/workload" all
     wait "$rec"
+    cat "$work/record.err" >&2
     chmod 0644 base.snoop
 fi
 

@@ -10,8 +10,9 @@
 //! A missing BTF (`/sys/kernel/btf/vmlinux`) cannot be simulated on a running
 //! kernel, so its message (`ProbeError::NoBtf`) is not exercised here.
 //!
-//! Helper programs: `tests/hostile.c` (hostile strings, exec storms) and
-//! `tests/workload.c`. BPF tests run one at a time (`common::bpf_lock`) and
+//! Helper program: `tests/hostile.c` (hostile strings, exec storms); the
+//! corpus was made from `tests/workload.c` (see `testdata/bad/README.md`).
+//! BPF tests run one at a time (`common::bpf_lock`) and
 //! put their workload in a cgroup v2 of its own, recorded with `--cgroup`
 //! (or, for the loss test, a uid of its own with `-u`), so that whatever
 //! else runs on the machine stays out of the capture.
@@ -231,20 +232,28 @@ fn stop_storm(mut storm: Child) {
     let _ = storm.wait();
 }
 
-/// Frames of a capture, walked by their headers only (no checksum checks):
-/// returns the offset where the last complete frame ends and the file
-/// length. A file that does not end there ends in a partial frame.
-fn complete_frames_end(bytes: &[u8]) -> (usize, usize) {
+/// The offsets of a capture's frames, walked by their headers only (no
+/// checksum checks), and where the last complete frame ends. A file longer
+/// than that ends in a partial frame. The first offset is the file header's
+/// length.
+fn frame_starts(bytes: &[u8]) -> (Vec<usize>, usize) {
     let n = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
+    let mut starts = Vec::new();
     let mut end = 20 + n;
     while let Some(h) = bytes.get(end..end + FRAME_HEADER_LEN) {
         let c = u32::from_le_bytes(h[8..12].try_into().expect("4 bytes")) as usize;
         if end + FRAME_HEADER_LEN + c > bytes.len() {
             break;
         }
+        starts.push(end);
         end += FRAME_HEADER_LEN + c;
     }
-    (end, bytes.len())
+    (starts, end)
+}
+
+/// (where the last complete frame ends, the file's length).
+fn complete_frames_end(bytes: &[u8]) -> (usize, usize) {
+    (frame_starts(bytes).1, bytes.len())
 }
 
 /// What the library makes of a capture: every event as JSON Lines and every
@@ -504,9 +513,10 @@ fn every_single_byte_change_is_reported_or_harmless() {
             .collect::<Vec<_>>(),
     );
     assert_eq!(full.code, Some(0), "{full:?}");
-    let frame_starts = [881usize, 1172, 2007, 2345, 2421];
+    let (starts, _) = frame_starts(&base);
+    let header_len = starts[0];
     let mut offsets: Vec<usize> = (0..base.len()).step_by(97).collect();
-    for start in frame_starts {
+    for &start in &starts {
         offsets.extend([
             start,
             start + 4,
@@ -516,7 +526,7 @@ fn every_single_byte_change_is_reported_or_harmless() {
             start + 50,
         ]);
     }
-    offsets.extend([0, 8, 12, 16, 870, 877, base.len() - 1]);
+    offsets.extend([0, 8, 12, 16, header_len - 5, header_len - 1, base.len() - 1]);
     for offset in offsets {
         let mut bytes = base.clone();
         bytes[offset] ^= 0x10;
@@ -627,7 +637,8 @@ fn garbage_input_is_bounded_in_time_and_memory() {
     const MIB: usize = 1 << 20;
     let dir = tempdir();
     let base = base_capture();
-    let header_len = 881;
+    let (starts, _) = frame_starts(&base);
+    let (header_len, f2, trailer) = (starts[0], starts[1], starts[starts.len() - 1]);
     let (good, good_peak) = replay_streamed(base.clone());
     assert_eq!(good.code, Some(0), "{good:?}");
     let good_peak = good_peak.expect("VmHWM of a good run");
@@ -639,18 +650,18 @@ fn garbage_input_is_bounded_in_time_and_memory() {
     inputs.push(("resync", resync));
     // A valid header, then a frame that claims the maximal 16 MiB payload
     // (checksum fixed up) and stops after 1 KiB.
-    let mut lying = base[..1172 + FRAME_HEADER_LEN].to_vec();
-    lying[1172 + 8..1172 + 12].copy_from_slice(&(16u32 << 20).to_le_bytes());
-    lying[1172 + 12..1172 + 16].copy_from_slice(&(16u32 << 20).to_le_bytes());
-    let crc = crc32(&lying[1172..1172 + 44]);
-    lying[1172 + 44..1172 + 48].copy_from_slice(&crc.to_le_bytes());
+    let mut lying = base[..f2 + FRAME_HEADER_LEN].to_vec();
+    lying[f2 + 8..f2 + 12].copy_from_slice(&(16u32 << 20).to_le_bytes());
+    lying[f2 + 12..f2 + 16].copy_from_slice(&(16u32 << 20).to_le_bytes());
+    let crc = crc32(&lying[f2..f2 + 44]);
+    lying[f2 + 44..f2 + 48].copy_from_slice(&crc.to_le_bytes());
     lying.extend(garbage(1024));
     inputs.push(("lying-length", lying));
     // 24 MiB of garbage with no header at all.
     inputs.push(("no-header", garbage(24 * MIB)));
     // The real capture without its trailer, then 8 MiB of garbage, then the
     // real capture again: resynchronised on.
-    let mut again = base[..2421].to_vec();
+    let mut again = base[..trailer].to_vec();
     again.extend(garbage(8 * MIB));
     again.extend_from_slice(&base[header_len..]);
     inputs.push(("garbage-between", again));
@@ -1348,6 +1359,41 @@ fn arguments_cut_by_arg_size_or_max_args_are_flagged_truncated() {
     assert_eq!(
         cut["args_truncated"], true,
         "an argument cut to --arg-size must be flagged: {cut}"
+    );
+}
+
+/// `--arg-size` is documented (record --help, `ProbeConfig::validate`) up to
+/// 4096 bytes, the size of tests/hostile.c's long argument: the largest
+/// value must load.
+#[test]
+fn record_loads_with_the_largest_documented_arg_size() {
+    if !common::require_root("record_loads_with_the_largest_documented_arg_size") {
+        return;
+    }
+    let _lock = common::bpf_lock();
+    let dir = tempdir();
+    let path = dir.path().join("arg-size.snoop");
+    let ran = run(
+        Command::new(RECORD).arg("-o").arg(&path).args([
+            "--duration",
+            "0.2",
+            "--events",
+            "exec",
+            "--arg-size",
+            "4096",
+        ]),
+        Duration::from_secs(60),
+    );
+    let head: Vec<&str> = ran.stderr.lines().take(3).collect();
+    let verifier: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.contains("invalid access") || l.contains("failed to load"))
+        .collect();
+    assert_eq!(
+        ran.code,
+        Some(0),
+        "record --arg-size 4096: {head:?} ... {verifier:?}"
     );
 }
 
