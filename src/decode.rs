@@ -19,12 +19,11 @@
 //! `v2` path over the generated types, and add it to [`decode`]'s match.
 //! Version 1 stays decodable forever.
 
-use std::fmt;
-
 use thiserror::Error;
 
 use crate::bpf::layout;
 use crate::bpf::types::{sc_enter, sc_exit, sc_record_header, sc_str};
+pub use crate::event::Comm;
 use crate::event::{Args, Captured, Syscall};
 
 // SAFETY: these are the repr(C) structs generated from snoopcap.h. They hold
@@ -49,53 +48,6 @@ pub const CURRENT_LAYOUT_VERSION: u32 = layout::SC_LAYOUT_VERSION as u32;
 
 /// Every layout version [`decode`] understands.
 pub const SUPPORTED_LAYOUT_VERSIONS: &[u32] = &[1];
-
-/// A command name (`comm`) as the kernel gave it: at most 16 bytes, up to the
-/// first NUL. Kept inline so that decoding an exit record allocates nothing.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Comm {
-    bytes: [u8; 16],
-    len: u8,
-}
-
-impl Comm {
-    /// From the raw `char[16]` field: the bytes up to the first NUL.
-    pub fn from_raw(raw: &[i8; 16]) -> Comm {
-        let mut bytes = [0u8; 16];
-        let mut len = 0u8;
-        for (dst, &src) in bytes.iter_mut().zip(raw.iter()) {
-            if src == 0 {
-                break;
-            }
-            *dst = src as u8;
-            len += 1;
-        }
-        Comm { bytes, len }
-    }
-
-    /// From bytes (at most 16 are kept, up to the first NUL).
-    pub fn from_bytes(bytes: &[u8]) -> Comm {
-        let mut raw = [0i8; 16];
-        for (dst, &src) in raw.iter_mut().zip(bytes.iter()) {
-            *dst = src as i8;
-        }
-        Comm::from_raw(&raw)
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
-    }
-
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
-    }
-}
-
-impl fmt::Debug for Comm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
-    }
-}
 
 /// A decoded syscall-entry record.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -105,6 +105,94 @@ impl EventClass {
     }
 }
 
+/// A command name (`comm`) as the kernel gave it: at most 16 bytes, up to the
+/// first NUL. Kept inline (no allocation per record or event); derefs to its bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Comm {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl Comm {
+    /// From the raw `char[16]` field: the bytes up to the first NUL.
+    pub fn from_raw(raw: &[i8; 16]) -> Comm {
+        // Sixteen bytes as one integer: the first NUL found without a loop,
+        // and the bytes after it zeroed (so that equal names compare equal).
+        const ONES: u128 = u128::from_le_bytes([0x01; 16]);
+        const HIGHS: u128 = u128::from_le_bytes([0x80; 16]);
+        let word = u128::from_le_bytes(raw.map(|byte| byte as u8));
+        // The lowest set bit marks the first zero byte (exact for the first).
+        let zeros = word.wrapping_sub(ONES) & !word & HIGHS;
+        let len = (zeros.trailing_zeros() / 8).min(16);
+        let keep = u128::MAX.checked_shr(128 - len * 8).unwrap_or(0);
+        Comm {
+            bytes: (word & keep).to_le_bytes(),
+            len: len as u8,
+        }
+    }
+
+    /// From bytes (at most 16 are kept, up to the first NUL).
+    pub fn from_bytes(bytes: &[u8]) -> Comm {
+        let mut raw = [0i8; 16];
+        for (dst, &src) in raw.iter_mut().zip(bytes.iter()) {
+            *dst = src as i8;
+        }
+        Comm::from_raw(&raw)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+}
+
+impl std::ops::Deref for Comm {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl AsRef<[u8]> for Comm {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq<[u8]> for Comm {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.as_bytes() == other
+    }
+}
+
+impl PartialEq<&[u8]> for Comm {
+    fn eq(&self, other: &&[u8]) -> bool {
+        self.as_bytes() == *other
+    }
+}
+
+impl<const N: usize> PartialEq<[u8; N]> for Comm {
+    fn eq(&self, other: &[u8; N]) -> bool {
+        self.as_bytes() == other
+    }
+}
+
+impl<const N: usize> PartialEq<&[u8; N]> for Comm {
+    fn eq(&self, other: &&[u8; N]) -> bool {
+        self.as_bytes() == *other
+    }
+}
+
+impl fmt::Debug for Comm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
 /// Bytes copied from user memory for one pointer argument, as captured.
 /// The bytes are kept as they were: no UTF-8 assumption.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -256,11 +344,11 @@ pub struct Event {
     pub uid: u32,
     pub gid: u32,
     /// Command name after the call (for exec: the new image's).
-    pub comm: Vec<u8>,
+    pub comm: Comm,
     /// Command name at entry.
-    pub comm_before: Vec<u8>,
+    pub comm_before: Comm,
     /// Parent's command name.
-    pub pcomm: Vec<u8>,
+    pub pcomm: Comm,
     pub mnt_ns: u32,
     pub cgroup_id: u64,
     /// The cgroup v2 path of `cgroup_id` (`/system.slice/x.scope`), as the
@@ -274,5 +362,30 @@ pub struct Event {
 impl Event {
     pub fn failed(&self) -> bool {
         self.ret < 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Comm;
+
+    /// The byte-at-a-time definition `Comm::from_raw` must agree with.
+    fn reference(raw: &[i8; 16]) -> Vec<u8> {
+        raw.iter()
+            .map(|&byte| byte as u8)
+            .take_while(|&byte| byte != 0)
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn from_raw_stops_at_the_first_nul(
+            raw in proptest::array::uniform16(proptest::sample::select(vec![0i8, 1, -1, -128, 127, b'a' as i8])),
+        ) {
+            let comm = Comm::from_raw(&raw);
+            proptest::prop_assert_eq!(comm.as_bytes(), &reference(&raw)[..]);
+            // Equal names are equal whatever followed the NUL.
+            proptest::prop_assert_eq!(comm, Comm::from_bytes(&reference(&raw)));
+        }
     }
 }

@@ -314,9 +314,9 @@ mod tests {
             ppid: 1,
             uid: 1000,
             gid: 1000,
-            comm: comm.as_bytes().to_vec(),
-            comm_before: b"bash".to_vec(),
-            pcomm: b"init".to_vec(),
+            comm: crate::event::Comm::from_bytes(comm.as_bytes()),
+            comm_before: crate::event::Comm::from_bytes(b"bash"),
+            pcomm: crate::event::Comm::from_bytes(b"init"),
             mnt_ns: 7,
             cgroup_id: 9,
             cgroup_path: None,
@@ -337,7 +337,7 @@ mod tests {
     fn mount(ret: i64) -> Event {
         Event {
             syscall: Syscall::Mount,
-            comm: b"mount".to_vec(),
+            comm: crate::event::Comm::from_bytes(b"mount"),
             args: Args::Umount {
                 target: Captured::from_bytes(b"/mnt"),
                 flags: 0,

@@ -152,11 +152,13 @@ struct Anchor {
     wall_ns: i64,
 }
 
-/// A pending entry, with its sequence number in the age queue.
+/// A pending entry, with its sequence number in the age queue. Boxed: the
+/// entry is a few hundred bytes, and the table moves its values around
+/// (insert, remove); a box is moved as one pointer.
 #[derive(Debug)]
 struct Pending {
     seq: u64,
-    entry: EnterRecord,
+    entry: Box<EnterRecord>,
 }
 
 /// Multiplicative hasher for the u32 thread and process ids (std's SipHash is
@@ -338,7 +340,13 @@ impl Reassembler {
         if entry.syscall.is_exec() && entry.tid != entry.pid {
             self.exec_waiters.entry(entry.pid).or_default().push(tid);
         }
-        self.pending.insert(tid, Pending { seq, entry });
+        self.pending.insert(
+            tid,
+            Pending {
+                seq,
+                entry: Box::new(entry),
+            },
+        );
         self.stats.peak_pending = self.stats.peak_pending.max(self.pending.len());
         self.compact_order();
     }
@@ -404,7 +412,7 @@ impl Reassembler {
         self.pending.len()
     }
 
-    fn make_event(&self, entry: EnterRecord, exit: &ExitRecord) -> Event {
+    fn make_event(&self, entry: Box<EnterRecord>, exit: &ExitRecord) -> Event {
         Event {
             syscall: entry.syscall,
             ts_ns: entry.ts_ns,
@@ -415,9 +423,9 @@ impl Reassembler {
             ppid: entry.ppid,
             uid: entry.uid,
             gid: entry.gid,
-            comm: exit.comm.to_vec(),
-            comm_before: entry.comm.to_vec(),
-            pcomm: entry.pcomm.to_vec(),
+            comm: exit.comm,
+            comm_before: entry.comm,
+            pcomm: entry.pcomm,
             mnt_ns: entry.mnt_ns,
             cgroup_id: entry.cgroup_id,
             cgroup_path: None,
@@ -509,7 +517,7 @@ impl Reassembler {
             self.incomplete.push_back(IncompleteEvent {
                 reason,
                 wall_ns,
-                entry: p.entry,
+                entry: *p.entry,
             });
         }
     }

@@ -253,7 +253,7 @@ static __always_inline __u16 append_item(__u8 *strings, __u32 *off, const void *
 		}
 	}
 	item.len = n;
-	__builtin_memcpy(strings + pos, &item, sizeof(item));
+	__builtin_memcpy(strings + SC_AT(pos), &item, sizeof(item));
 	*off = pos + SC_STR_SIZE + item.len;
 	return item.flags;
 }
@@ -355,6 +355,46 @@ static __always_inline void keep_for_refetch(__u8 syscall, const __u64 *args)
 /* ---- exec ---- */
 
 /*
+ * The argv walk runs as a bpf_loop callback: the verifier checks the body
+ * once instead of once per possible argument, which keeps the program
+ * verifiable at --max-args 128 and --arg-size 4096.
+ */
+struct argv_walk {
+	__u8 *strings;
+	const char *const *argv;
+	__u64 fault_page;
+	__u32 off;
+	__u32 nstrings;
+	__u32 arg_size;
+	__u16 flags; /* SC_ENTER_ARGV_* */
+	bool unreadable;
+};
+
+static long argv_step(__u64 i, void *data)
+{
+	struct argv_walk *walk = data;
+	const char *arg = NULL;
+	__u16 item_flags;
+
+	if (bpf_probe_read_user(&arg, sizeof(arg), &walk->argv[i]) < 0) {
+		walk->flags |= SC_ENTER_ARGV_FAULT;
+		walk->unreadable = true;
+		return 1;
+	}
+	if (!arg)
+		return 1;
+	if (i >= cfg_max_args || walk->off + SC_STR_SIZE + 1 >= SC_STRING_AREA) {
+		walk->flags |= SC_ENTER_ARGV_TRUNCATED;
+		return 1;
+	}
+	item_flags = append_item(walk->strings, &walk->off, arg, walk->arg_size, SC_COPY_STR, false,
+				 &walk->fault_page);
+	walk->unreadable |= item_flags & SC_STR_FAULT;
+	walk->nstrings++;
+	return 0;
+}
+
+/*
  * Writes an exec record of `kind`; returns true when an item could not be
  * read (then an entry record says SC_ENTER_REFETCH).
  */
@@ -391,25 +431,21 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 	if (!argv) {
 		e->flags |= SC_ENTER_ARGV_NULL;
 	} else {
-		for (__u32 i = 0; i < SC_MAX_ARGS_LIMIT; i++) {
-			const char *arg = NULL;
+		struct argv_walk walk = {
+			.strings = strings,
+			.argv = argv,
+			.fault_page = fault_page,
+			.off = off,
+			.arg_size = arg_size,
+		};
 
-			if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) < 0) {
-				e->flags |= SC_ENTER_ARGV_FAULT;
-				unreadable = true;
-				break;
-			}
-			if (!arg)
-				break;
-			if (i >= cfg_max_args || off + SC_STR_SIZE + 1 >= SC_STRING_AREA) {
-				e->flags |= SC_ENTER_ARGV_TRUNCATED;
-				break;
-			}
-			item_flags = append_item(strings, &off, arg, arg_size, SC_COPY_STR, false,
-						 &fault_page);
-			unreadable |= item_flags & SC_STR_FAULT;
-			nstrings++;
-		}
+		/* One more step than the limit: seeing argv[max_args] says the
+		 * list was cut. */
+		bpf_loop(SC_MAX_ARGS_LIMIT + 1, argv_step, &walk, 0);
+		off = walk.off;
+		nstrings += walk.nstrings;
+		e->flags |= walk.flags;
+		unreadable |= walk.unreadable;
 	}
 	e->nstrings = nstrings;
 	if (kind == SC_REC_ENTER && unreadable)

@@ -276,7 +276,7 @@ impl Renderer for CsvRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Args, Syscall};
+    use crate::event::{Args, Comm, Syscall};
     use crate::render::test_events::*;
     use crate::render::{renderer, Format};
 
@@ -392,8 +392,8 @@ comm_before,cgroup_path\n";
             0,
             text(b"-2"),
         );
-        event.comm = b"\tx".to_vec();
-        event.pcomm = b"-bash".to_vec();
+        event.comm = Comm::from_bytes(b"\tx");
+        event.pcomm = Comm::from_bytes(b"-bash");
         event.ret = -1;
         let safe = parse(&render(false, &[event.clone()]));
         assert_eq!(&safe[0][Column::Source as usize], "'=cmd|' /C calc'!A0");
@@ -414,7 +414,7 @@ comm_before,cgroup_path\n";
     #[test]
     fn newline_and_invalid_utf8_in_cells() {
         let mut event = exec(b"/bin/sh", &[b"sh", b"-c", b"a\nb"]);
-        event.comm = b"x\xffy\r".to_vec();
+        event.comm = Comm::from_bytes(b"x\xffy\r");
         let output = render(true, std::slice::from_ref(&event));
         let records = parse(&output);
         assert_eq!(records.len(), 1);

@@ -179,16 +179,12 @@ pub fn error_name(ret: i64) -> Option<&'static str> {
 /// bcc's `decode_errno`: `-ENAME` for a negative value with a name, else the
 /// number itself (`0`, a file descriptor, or an unnamed negative errno).
 pub fn push_decoded_return(out: &mut Vec<u8>, ret: i64) {
-    use std::io::Write as _;
     match error_name(ret) {
         Some(name) => {
             out.push(b'-');
             out.extend_from_slice(name.as_bytes());
         }
-        // Writing to a Vec cannot fail.
-        None => {
-            let _ = write!(out, "{ret}");
-        }
+        None => super::num::push_i64(out, ret),
     }
 }
 

@@ -76,7 +76,14 @@ fn push_valid_terminal_safe(out: &mut Vec<u8>, text: &str, newline_as_backslash_
 /// C-escaped literal.
 pub fn push_mount_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
-    for &byte in bytes {
+    // Runs of bytes shown as they are are copied at once.
+    let mut run = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        if (0x20..=0x7e).contains(&byte) && byte != b'"' && byte != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[run..at]);
+        run = at + 1;
         match byte {
             0x07 => out.extend_from_slice(b"\\a"),
             0x08 => out.extend_from_slice(b"\\b"),
@@ -91,6 +98,7 @@ pub fn push_mount_string(out: &mut Vec<u8>, bytes: &[u8]) {
             _ => push_hex_escape(out, byte),
         }
     }
+    out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
 }
 

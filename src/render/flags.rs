@@ -186,8 +186,7 @@ pub fn push_flags(out: &mut Vec<u8>, flags: u64, table: &[Flag]) {
         if named_any {
             out.push(b'|');
         }
-        // Writing to a Vec cannot fail.
-        let _ = write!(out, "{remaining:#x}");
+        super::num::push_hex(out, remaining);
     }
 }
 

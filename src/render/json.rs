@@ -18,21 +18,23 @@
 //!
 //! Flags, commands and fds are integers. Strings are decoded lossily (U+FFFD
 //! for invalid UTF-8; fsconfig's binary value too); a NULL pointer or an
-//! argument the call does not read is `null`. serde_json escapes control
-//! characters, so every line is valid UTF-8 JSON.
+//! argument the call does not read is `null`. Control characters are
+//! escaped exactly as serde_json escapes them, so every line is valid UTF-8
+//! JSON.
 //!
-//! Fast path: the event is serialised straight from borrowed data (no
-//! `serde_json::Value`, no per-event allocation for valid UTF-8) into a
-//! reused line buffer, written with one `write_all`.
+//! Fast path: the event is written by hand straight from borrowed data (no
+//! serde, no per-event allocation) into a reused line buffer, written with
+//! one `write_all`: constant keys as fixed bytes, integers without `fmt`,
+//! strings copied in runs of bytes that need no escape. The tests check it
+//! against serde_json.
 
 use super::errno;
 use super::escape::comm_bytes;
-use super::fields::{captured_attr, captured_text, Column, FieldValue, SyscallFields};
+use super::fields::{captured_attr, captured_text, FieldValue, SyscallFields};
+use super::num::{push_i64, push_u64};
 use super::time::Rfc3339Formatter;
 use super::{RenderOptions, Renderer};
 use crate::event::{Captured, Event};
-use serde::ser::{SerializeMap, SerializeStruct};
-use serde::{Serialize, Serializer};
 use std::io::{self, Write};
 
 /// Renders events as JSON Lines.
@@ -58,11 +60,7 @@ impl Renderer for JsonRenderer {
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
         self.line.clear();
-        let view = EventJson {
-            event,
-            time: self.time.format(event.wall_ns),
-        };
-        serde_json::to_writer(&mut self.line, &view)?;
+        push_event(&mut self.line, event, self.time.format(event.wall_ns));
         self.line.push(b'\n');
         out.write_all(&self.line)
     }
@@ -72,99 +70,216 @@ impl Renderer for JsonRenderer {
     }
 }
 
-/// Bytes as a JSON string, lossily decoded.
-struct LossyStr<'a>(&'a [u8]);
+/// What follows a byte in a JSON string, as serde_json writes it: 0 for
+/// "copy as is", `u` for `\u00XX`, else the letter after the backslash.
+/// Non-ASCII bytes are 0 here; they are handled as UTF-8 by the caller.
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
 
-impl Serialize for LossyStr<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match std::str::from_utf8(self.0) {
-            Ok(text) => serializer.serialize_str(text),
-            Err(_) => serializer.serialize_str(&String::from_utf8_lossy(self.0)),
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends the escape of an ASCII byte whose [`ESCAPE`] entry is `escape`.
+fn push_escape(out: &mut Vec<u8>, byte: u8, escape: u8) {
+    if escape == b'u' {
+        out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX_DIGITS[usize::from(byte >> 4)],
+            HEX_DIGITS[usize::from(byte & 0x0f)],
+        ]);
+    } else {
+        out.extend_from_slice(&[b'\\', escape]);
+    }
+}
+
+/// Appends valid UTF-8 text, escaped (its non-ASCII characters as they are).
+fn push_escaped_valid(out: &mut Vec<u8>, text: &[u8]) {
+    let mut run = 0;
+    for (at, &byte) in text.iter().enumerate() {
+        let escape = ESCAPE[usize::from(byte)];
+        if escape != 0 {
+            out.extend_from_slice(&text[run..at]);
+            push_escape(out, byte, escape);
+            run = at + 1;
         }
     }
+    out.extend_from_slice(&text[run..]);
+}
+
+/// Appends `bytes` as a JSON string: decoded lossily (U+FFFD for each
+/// invalid sequence, as `String::from_utf8_lossy`), escaped as serde_json
+/// escapes (`\"`, `\\`, `\b \t \n \f \r`, other C0 controls `\u00xx`).
+fn push_str(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    // Fast path: a run of ASCII bytes that need no escape, copied at once.
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        if byte >= 0x80 {
+            break;
+        }
+        let escape = ESCAPE[usize::from(byte)];
+        if escape != 0 {
+            out.extend_from_slice(&bytes[..at]);
+            return push_str_slow(out, &bytes[at..]);
+        }
+        at += 1;
+    }
+    if at < bytes.len() {
+        out.extend_from_slice(&bytes[..at]);
+        return push_str_slow(out, &bytes[at..]);
+    }
+    out.extend_from_slice(bytes);
+    out.push(b'"');
+}
+
+/// The rest of [`push_str`] from the first byte that is not plain ASCII.
+fn push_str_slow(out: &mut Vec<u8>, bytes: &[u8]) {
+    for chunk in bytes.utf8_chunks() {
+        push_escaped_valid(out, chunk.valid().as_bytes());
+        if !chunk.invalid().is_empty() {
+            out.extend_from_slice("\u{fffd}".as_bytes());
+        }
+    }
+    out.push(b'"');
+}
+
+/// `"key":`
+fn push_key(out: &mut Vec<u8>, key: &str) {
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
 }
 
 /// A captured argument: a lossy string, or null.
-struct CapturedJson<'a>(&'a Captured);
-
-impl Serialize for CapturedJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match captured_text(self.0) {
-            Some(bytes) => LossyStr(bytes).serialize(serializer),
-            None => serializer.serialize_none(),
-        }
+fn push_captured(out: &mut Vec<u8>, captured: &Captured) {
+    match captured_text(captured) {
+        Some(bytes) => push_str(out, bytes),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
-struct FieldJson<'a>(FieldValue<'a>);
-
-impl Serialize for FieldJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            FieldValue::Text(captured) => CapturedJson(captured).serialize(serializer),
-            FieldValue::Signed(number) => serializer.serialize_i64(number),
-            FieldValue::Unsigned(number) => serializer.serialize_u64(number),
-            FieldValue::Bool(flag) => serializer.serialize_bool(flag),
-            FieldValue::Args(args) => serializer.collect_seq(args.iter().map(CapturedJson)),
-            FieldValue::Comm(comm) => LossyStr(comm_bytes(comm)).serialize(serializer),
-            FieldValue::Attr(captured) => match captured_attr(captured) {
-                None => serializer.serialize_none(),
-                Some(attr) => {
-                    let mut object = serializer.serialize_struct("mount_attr", 4)?;
-                    object.serialize_field("attr_set", &attr.attr_set)?;
-                    object.serialize_field("attr_clr", &attr.attr_clr)?;
-                    object.serialize_field("propagation", &attr.propagation)?;
-                    object.serialize_field("userns_fd", &attr.userns_fd)?;
-                    object.end()
+fn push_field(out: &mut Vec<u8>, value: FieldValue<'_>) {
+    match value {
+        FieldValue::Text(captured) => push_captured(out, captured),
+        FieldValue::Signed(number) => push_i64(out, number),
+        FieldValue::Unsigned(number) => push_u64(out, number),
+        FieldValue::Bool(flag) => out.extend_from_slice(if flag { b"true" } else { b"false" }),
+        FieldValue::Args(args) => {
+            out.push(b'[');
+            for (index, arg) in args.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
                 }
-            },
+                push_captured(out, arg);
+            }
+            out.push(b']');
         }
+        FieldValue::Comm(comm) => push_str(out, comm_bytes(comm)),
+        FieldValue::Attr(captured) => match captured_attr(captured) {
+            None => out.extend_from_slice(b"null"),
+            Some(attr) => {
+                out.extend_from_slice(b"{\"attr_set\":");
+                push_u64(out, attr.attr_set);
+                out.extend_from_slice(b",\"attr_clr\":");
+                push_u64(out, attr.attr_clr);
+                out.extend_from_slice(b",\"propagation\":");
+                push_u64(out, attr.propagation);
+                out.extend_from_slice(b",\"userns_fd\":");
+                push_u64(out, attr.userns_fd);
+                out.push(b'}');
+            }
+        },
     }
 }
 
-/// One event as a JSON object.
-struct EventJson<'a> {
-    event: &'a Event,
-    time: &'a str,
+/// `,"key":["name",...]`
+fn push_names(out: &mut Vec<u8>, key: &str, names: &[&str]) {
+    out.push(b',');
+    push_key(out, key);
+    out.push(b'[');
+    for (index, name) in names.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        push_str(out, name.as_bytes());
+    }
+    out.push(b']');
 }
 
-impl Serialize for EventJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let event = self.event;
-        let fields = SyscallFields::of(event);
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry(Column::Event.name(), event.syscall.event_name())?;
-        map.serialize_entry(Column::Time.name(), self.time)?;
-        map.serialize_entry(Column::TsNs.name(), &event.ts_ns)?;
-        map.serialize_entry(Column::Pid.name(), &event.pid)?;
-        map.serialize_entry(Column::Tid.name(), &event.tid)?;
-        map.serialize_entry(Column::Ppid.name(), &event.ppid)?;
-        map.serialize_entry(Column::Uid.name(), &event.uid)?;
-        map.serialize_entry(Column::Gid.name(), &event.gid)?;
-        map.serialize_entry(Column::Comm.name(), &LossyStr(comm_bytes(&event.comm)))?;
-        map.serialize_entry(Column::Pcomm.name(), &LossyStr(comm_bytes(&event.pcomm)))?;
-        map.serialize_entry(Column::MntNs.name(), &event.mnt_ns)?;
-        map.serialize_entry(Column::CgroupId.name(), &event.cgroup_id)?;
-        map.serialize_entry(
-            Column::CgroupPath.name(),
-            &event.cgroup_path.as_deref().map(LossyStr),
-        )?;
-        map.serialize_entry(Column::Ret.name(), &event.ret)?;
-        map.serialize_entry(Column::Error.name(), &errno::error_name(event.ret))?;
-        map.serialize_entry(Column::LatencyNs.name(), &event.latency_ns)?;
-        for &(column, value) in fields.iter() {
-            map.serialize_entry(column.name(), &FieldJson(value))?;
-        }
-        let truncated = fields.truncated();
-        if !truncated.is_empty() {
-            map.serialize_entry("truncated", truncated.names())?;
-        }
-        let unreadable = fields.unreadable();
-        if !unreadable.is_empty() {
-            map.serialize_entry("unreadable", unreadable.names())?;
-        }
-        map.end()
+/// One event as a JSON object (no newline). Byte for byte what serde_json
+/// wrote for it before: keys in the documented order, compact.
+fn push_event(out: &mut Vec<u8>, event: &Event, time: &str) {
+    out.extend_from_slice(b"{\"event\":\"");
+    // Event names are plain ASCII identifiers: nothing to escape.
+    out.extend_from_slice(event.syscall.event_name().as_bytes());
+    out.extend_from_slice(b"\",\"time\":\"");
+    // Digits and separators only.
+    out.extend_from_slice(time.as_bytes());
+    out.extend_from_slice(b"\",\"ts_ns\":");
+    push_u64(out, event.ts_ns);
+    out.extend_from_slice(b",\"pid\":");
+    push_u64(out, u64::from(event.pid));
+    out.extend_from_slice(b",\"tid\":");
+    push_u64(out, u64::from(event.tid));
+    out.extend_from_slice(b",\"ppid\":");
+    push_u64(out, u64::from(event.ppid));
+    out.extend_from_slice(b",\"uid\":");
+    push_u64(out, u64::from(event.uid));
+    out.extend_from_slice(b",\"gid\":");
+    push_u64(out, u64::from(event.gid));
+    out.extend_from_slice(b",\"comm\":");
+    push_str(out, comm_bytes(&event.comm));
+    out.extend_from_slice(b",\"pcomm\":");
+    push_str(out, comm_bytes(&event.pcomm));
+    out.extend_from_slice(b",\"mnt_ns\":");
+    push_u64(out, u64::from(event.mnt_ns));
+    out.extend_from_slice(b",\"cgroup_id\":");
+    push_u64(out, event.cgroup_id);
+    out.extend_from_slice(b",\"cgroup_path\":");
+    match event.cgroup_path.as_deref() {
+        Some(path) => push_str(out, path),
+        None => out.extend_from_slice(b"null"),
     }
+    out.extend_from_slice(b",\"ret\":");
+    push_i64(out, event.ret);
+    out.extend_from_slice(b",\"error\":");
+    match errno::error_name(event.ret) {
+        Some(name) => push_str(out, name.as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"latency_ns\":");
+    push_u64(out, event.latency_ns);
+    let fields = SyscallFields::of(event);
+    for &(column, value) in fields.iter() {
+        out.push(b',');
+        push_key(out, column.name());
+        push_field(out, value);
+    }
+    let truncated = fields.truncated();
+    if !truncated.is_empty() {
+        push_names(out, "truncated", truncated.names());
+    }
+    let unreadable = fields.unreadable();
+    if !unreadable.is_empty() {
+        push_names(out, "unreadable", unreadable.names());
+    }
+    out.push(b'}');
 }
 
 #[cfg(test)]
@@ -174,6 +289,46 @@ mod tests {
     use crate::render::test_events::*;
     use crate::render::{renderer, Format};
     use serde_json::{json, Map, Value};
+
+    fn json_str(bytes: &[u8]) -> String {
+        let mut out = Vec::new();
+        push_str(&mut out, bytes);
+        String::from_utf8(out).expect("JSON strings are UTF-8")
+    }
+
+    #[test]
+    fn strings_like_serde_json() {
+        let cases: [&[u8]; 10] = [
+            b"",
+            b"plain /usr/bin/date",
+            b"quote \" and \\ backslash",
+            b"\x00\x01\x07\x08\t\n\x0b\x0c\r\x1b\x1f\x7f",
+            "gr\u{fc}\u{df}e \u{65e5}\u{672c} \u{2713} \u{9b}".as_bytes(),
+            b"bad \xff\xfe utf-8 \xe6\x97 cut",
+            b"\xe6\x97",
+            b"\xc3",
+            b"tail \"\xc3\xbc\n\xf0\x9f\x98\x80\x80",
+            b"\\\\\"\"",
+        ];
+        for bytes in cases {
+            let expected = serde_json::to_string(&String::from_utf8_lossy(bytes)).expect("json");
+            assert_eq!(json_str(bytes), expected, "{bytes:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_like_serde_json(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let expected = serde_json::to_string(&String::from_utf8_lossy(&bytes)).expect("json");
+            proptest::prop_assert_eq!(json_str(&bytes), expected);
+        }
+
+        #[test]
+        fn mostly_ascii_like_serde_json(bytes in proptest::collection::vec(proptest::sample::select(vec![b'a', b'"', b'\\', b'\n', 0x01, 0x7f, 0xc3, 0xbc, 0xff, 0xe2, 0x9c, 0x93]), 0..32)) {
+            let expected = serde_json::to_string(&String::from_utf8_lossy(&bytes)).expect("json");
+            proptest::prop_assert_eq!(json_str(&bytes), expected);
+        }
+    }
 
     fn render(events: &[Event]) -> String {
         let mut renderer = renderer(RenderOptions {
@@ -450,7 +605,7 @@ mod tests {
     #[test]
     fn invalid_utf8_and_control_bytes() {
         let mut event = exec(b"/bin/\xffx", &[b"a\x1b[31m\n\x00", "\u{9b}".as_bytes()]);
-        event.comm = b"c\xfe\x07".to_vec();
+        event.comm = crate::event::Comm::from_bytes(b"c\xfe\x07");
         let text = render(std::slice::from_ref(&event));
         // No raw control byte in the output line.
         assert!(!text.trim_end_matches('\n').bytes().any(|byte| byte < 0x20));

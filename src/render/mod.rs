@@ -19,6 +19,7 @@ pub mod escape;
 pub mod fields;
 pub mod flags;
 pub mod json;
+pub mod num;
 pub mod table;
 pub mod time;
 
@@ -232,9 +233,9 @@ pub(crate) mod test_events {
             ppid: 1000,
             uid: 1001,
             gid: 1002,
-            comm: b"mount".to_vec(),
-            comm_before: b"bash".to_vec(),
-            pcomm: b"bash".to_vec(),
+            comm: crate::event::Comm::from_bytes(b"mount"),
+            comm_before: crate::event::Comm::from_bytes(b"bash"),
+            pcomm: crate::event::Comm::from_bytes(b"bash"),
             mnt_ns: 4_026_531_841,
             cgroup_id: 77,
             cgroup_path: None,
@@ -254,7 +255,7 @@ pub(crate) mod test_events {
                 args_truncated: false,
             },
         );
-        event.comm = b"ls".to_vec();
+        event.comm = crate::event::Comm::from_bytes(b"ls");
         event
     }
 

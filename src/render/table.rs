@@ -23,6 +23,7 @@
 use super::escape::{self, pad_bytes, pad_chars};
 use super::fields::{captured_attr, captured_text};
 use super::flags;
+use super::num::{push_i64_right, push_u64_left};
 use super::time::{push_elapsed_seconds, ClockFormatter};
 use super::{errno, RenderOptions, Renderer};
 use crate::event::{Args, Captured, Event, EventClass};
@@ -89,18 +90,22 @@ impl TableRenderer {
         }
         // Writing to a Vec cannot fail.
         if options.print_uid {
-            let _ = write!(line, "{:<6}", event.uid);
+            push_u64_left(line, u64::from(event.uid), 6);
         }
         let start = line.len();
         escape::push_terminal_safe(line, escape::comm_bytes(&event.comm), false);
         pad_bytes(line, start, COMM_WIDTH);
-        let _ = write!(line, " {:<6} ", event.pid);
+        line.push(b' ');
+        push_u64_left(line, u64::from(event.pid), 6);
+        line.push(b' ');
         if event.ppid > 0 {
-            let _ = write!(line, "{:<6}", event.ppid);
+            push_u64_left(line, u64::from(event.ppid), 6);
         } else {
             line.extend_from_slice(b"?     ");
         }
-        let _ = write!(line, " {:>3} ", event.ret);
+        line.push(b' ');
+        push_i64_right(line, event.ret, 3);
+        line.push(b' ');
         if let Args::Exec {
             filename,
             args,
@@ -117,12 +122,18 @@ impl TableRenderer {
         let line = &mut self.line;
         push_lossy_comm(line, &event.comm);
         line.push(b' ');
-        let _ = write!(line, "{:<7} {:<7} ", event.pid, event.tid);
+        push_u64_left(line, u64::from(event.pid), 7);
+        line.push(b' ');
+        push_u64_left(line, u64::from(event.tid), 7);
+        line.push(b' ');
         if self.options.parent_process {
             push_lossy_comm(line, &event.pcomm);
-            let _ = write!(line, " {:<7} ", event.ppid);
+            line.push(b' ');
+            push_u64_left(line, u64::from(event.ppid), 7);
+            line.push(b' ');
         }
-        let _ = write!(line, "{:<11} ", event.mnt_ns);
+        push_u64_left(line, u64::from(event.mnt_ns), 11);
+        line.push(b' ');
         push_call(line, &event.args);
         line.extend_from_slice(b" = ");
         errno::push_decoded_return(line, event.ret);
@@ -522,11 +533,12 @@ mod tests {
         let mut event = exec(b"/nonexistent", &[b"nope", b"x"]);
         event.ret = -2;
         event.ppid = 0;
-        event.comm = b"a-very-long-command-name".to_vec();
+        // A comm is at most 16 bytes (TASK_COMM_LEN): it fills the column.
+        event.comm = crate::event::Comm::from_bytes(b"a-long-command-n");
         event.pid = 1234567;
         assert_eq!(
             row(exec_options(), &event),
-            "a-very-long-command-name 1234567 ?       -2 /nonexistent x\n"
+            "a-long-command-n 1234567 ?       -2 /nonexistent x\n"
         );
     }
 
@@ -609,14 +621,14 @@ mod tests {
             "ls               4242   1000     0 /bin/sh -c echo a\\nb\\x09c \\x1b[2J \\xff\\xfe 日本\\xc2\\x85\n"
         );
         let mut evil_comm = exec(b"/x", &[b"x"]);
-        evil_comm.comm = b"e\x1b]0;\x07\xff".to_vec();
+        evil_comm.comm = crate::event::Comm::from_bytes(b"e\x1b]0;\x07\xff");
         // Padded to 16 bytes after escaping (execsnoop pads bytes).
         assert_eq!(
             row(exec_options(), &evil_comm),
             "e\\x1b]0;\\x07\\xff 4242   1000     0 /x\n"
         );
         let mut utf8_comm = exec(b"/x", &[b"x"]);
-        utf8_comm.comm = "grüße".as_bytes().to_vec();
+        utf8_comm.comm = crate::event::Comm::from_bytes("grüße".as_bytes());
         assert_eq!(
             row(exec_options(), &utf8_comm),
             "grüße          4242   1000     0 /x\n"
@@ -663,7 +675,7 @@ mod tests {
     fn mount_with_parent_process() {
         let mut event = mount(text(b"tmpfs"), text(b"/tmp/x"), text(b"tmpfs"), 0, null());
         event.ret = -1;
-        event.pcomm = "bäsh".as_bytes().to_vec();
+        event.pcomm = crate::event::Comm::from_bytes("bäsh".as_bytes());
         let parent = RenderOptions {
             classes: vec![EventClass::Mount],
             parent_process: true,
@@ -725,7 +737,7 @@ mod tests {
     #[test]
     fn mount_comm_is_lossy_and_terminal_safe() {
         let mut event = mount(text(b"a"), text(b"/b"), text(b"c"), 0, text(b""));
-        event.comm = b"m\xffnt\x1b\0garbage".to_vec();
+        event.comm = crate::event::Comm::from_bytes(b"m\xffnt\x1b\0garbage");
         // U+FFFD counts as one column, like Python's '{:16}'.
         assert_eq!(
             mount_row(&event),

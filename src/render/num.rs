@@ -1,0 +1,132 @@
+//! Fast decimal integer formatting for the renderers' hot paths: the same
+//! text as `Display` (`write!(out, "{n}")`), without the `fmt` machinery.
+
+/// "00" "01" .. "99": two digits per table lookup.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes `n`'s decimal digits at the end of `buf`; returns where they start.
+fn digits(buf: &mut [u8; 20], mut n: u64) -> usize {
+    let mut at = buf.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        buf[at] = b'0' + n as u8;
+    }
+    at
+}
+
+/// Appends `n` in decimal.
+pub fn push_u64(out: &mut Vec<u8>, n: u64) {
+    let mut buf = [0u8; 20];
+    let at = digits(&mut buf, n);
+    // Byte by byte: a few bytes, cheaper than a call to memcpy.
+    out.reserve(buf.len());
+    for &digit in &buf[at..] {
+        out.push(digit);
+    }
+}
+
+/// Appends `n` in decimal, `-` first when negative.
+pub fn push_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
+/// `format!("{n:<width$}")`: `n`, then spaces up to `width` bytes.
+pub fn push_u64_left(out: &mut Vec<u8>, n: u64, width: usize) {
+    let start = out.len();
+    push_u64(out, n);
+    let written = out.len() - start;
+    out.resize(out.len() + width.saturating_sub(written), b' ');
+}
+
+/// `format!("{n:>width$}")`: spaces, then `n`, `width` bytes in all.
+pub fn push_i64_right(out: &mut Vec<u8>, n: i64, width: usize) {
+    let mut buf = [0u8; 20];
+    let at = digits(&mut buf, n.unsigned_abs());
+    let len = buf.len() - at + usize::from(n < 0);
+    out.resize(out.len() + width.saturating_sub(len), b' ');
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+/// `format!("{n:#x}")`: `0x` and lowercase hex digits.
+pub fn push_hex(out: &mut Vec<u8>, n: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"0x");
+    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
+    for shift in (0..digits).rev() {
+        out.push(HEX[((n >> (shift * 4)) & 0xf) as usize]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(push: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = b"x".to_vec();
+        push(&mut out);
+        String::from_utf8(out).expect("ASCII")
+    }
+
+    #[test]
+    fn like_display() {
+        let mut values = vec![0u64, 1, 9, 10, 11, 99, 100, 101, 999, 1000, u64::MAX];
+        let mut power = 1u64;
+        while let Some(next) = power.checked_mul(10) {
+            values.extend([power - 1, power, power + 1, next - 1]);
+            power = next;
+        }
+        for n in values {
+            assert_eq!(text(|out| push_u64(out, n)), format!("x{n}"));
+            let signed = n as i64;
+            assert_eq!(text(|out| push_i64(out, signed)), format!("x{signed}"));
+            assert_eq!(text(|out| push_i64(out, -signed)), format!("x{}", -signed));
+        }
+        assert_eq!(
+            text(|out| push_i64(out, i64::MIN)),
+            format!("x{}", i64::MIN)
+        );
+        assert_eq!(
+            text(|out| push_i64(out, i64::MAX)),
+            format!("x{}", i64::MAX)
+        );
+    }
+
+    #[test]
+    fn hex_like_format() {
+        for n in [0u64, 1, 0xf, 0x10, 0xabc, 0x8000_0000, u64::MAX, 1 << 63] {
+            assert_eq!(text(|out| push_hex(out, n)), format!("x{n:#x}"));
+        }
+    }
+
+    #[test]
+    fn padded_like_format() {
+        for n in [0i64, 7, -7, 42, -42, 123, -123, 4567, -45678] {
+            assert_eq!(text(|out| push_i64_right(out, n, 3)), format!("x{n:>3}"));
+        }
+        for n in [0u64, 7, 123456, 1234567, 4_026_531_841] {
+            assert_eq!(text(|out| push_u64_left(out, n, 6)), format!("x{n:<6}"));
+            assert_eq!(text(|out| push_u64_left(out, n, 11)), format!("x{n:<11}"));
+        }
+    }
+}
