@@ -97,3 +97,24 @@ fn every_fixture_has_golden_outputs_and_a_recorded_command() {
         }
     }
 }
+
+#[test]
+fn a_closed_output_pipe_is_a_quiet_exit() {
+    use std::process::Stdio;
+    // The reading end is closed before replay writes: its writes get EPIPE.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(REPLAY)
+        .args(["--format", "json", "testdata/workload.snoop"])
+        .current_dir(repo())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run replay");
+    assert_eq!(out.status.code(), Some(0), "a broken pipe is a clean exit");
+    assert!(
+        out.stderr.is_empty(),
+        "nothing on stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
