@@ -430,6 +430,11 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 
 	if (!argv) {
 		e->flags |= SC_ENTER_ARGV_NULL;
+	} else if (kind == SC_REC_ENTER && unreadable) {
+		/* The filename's page is not in yet, so argv is most likely not
+		 * either (both are fresh in a forked child): leave argv to the
+		 * refetch, which reads all of it once the kernel has. */
+		e->flags |= SC_ENTER_ARGV_FAULT;
 	} else {
 		struct argv_walk walk = {
 			.strings = strings,
