@@ -277,15 +277,19 @@ static __always_inline long wakeup_flags(void)
 										    : BPF_RB_NO_WAKEUP;
 }
 
-/* Fills the fixed part of a record; false when a filter rejects the caller. */
-static __always_inline bool fill_enter(struct sc_enter *e, __u8 kind, __u8 syscall)
+/* True when the current task passes the kernel-side filters. */
+static __always_inline bool current_is_traced(void)
+{
+	return should_trace(bpf_get_current_pid_tgid(), (__u32)bpf_get_current_uid_gid(),
+			    (struct task_struct *)bpf_get_current_task_btf());
+}
+
+/* Fills the fixed part of a record of the current task. */
+static __always_inline void fill_enter(struct sc_enter *e, __u8 kind, __u8 syscall)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-
-	if (!should_trace(pid_tgid, (__u32)uid_gid, task))
-		return false;
 
 	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
 	e->hdr.pid = pid_tgid >> 32;
@@ -304,7 +308,6 @@ static __always_inline bool fill_enter(struct sc_enter *e, __u8 kind, __u8 sysca
 	e->reserved = 0;
 	for (int i = 0; i < 6; i++)
 		e->args[i] = 0;
-	return true;
 }
 
 static __always_inline void submit_enter(struct sc_scratch *scratch, __u32 string_bytes)
@@ -401,7 +404,7 @@ static long argv_step(__u64 i, void *data)
 static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *filename,
 					const char *const *argv, __u64 dirfd, __u64 flags)
 {
-	struct sc_scratch *scratch = claim_scratch(SC_SLOT_EXEC);
+	struct sc_scratch *scratch;
 	struct sc_enter *e;
 	__u8 *strings;
 	__u32 off = 0, nstrings = 1;
@@ -410,11 +413,14 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 	bool unreadable = false;
 	__u64 fault_page = 0; /* page number of the last read that faulted */
 
+	/* Filter first: calls that are not traced never touch (or count) the scratch. */
+	if (!current_is_traced())
+		return false;
+	scratch = claim_scratch(SC_SLOT_EXEC);
 	if (!scratch)
 		return false;
 	e = (struct sc_enter *)scratch->buf;
-	if (!fill_enter(e, kind, syscall))
-		goto out;
+	fill_enter(e, kind, syscall);
 	if (syscall == SC_SYS_EXECVEAT) {
 		e->args[0] = dirfd;
 		e->args[4] = flags;
@@ -456,7 +462,6 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 	if (kind == SC_REC_ENTER && unreadable)
 		e->flags |= SC_ENTER_REFETCH;
 	submit_enter(scratch, off);
-out:
 	*(volatile __u64 *)&scratch->busy = 0; /* same CPU only: a plain store releases it */
 	return unreadable;
 }
@@ -470,18 +475,21 @@ out:
  */
 static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a)
 {
-	struct sc_scratch *scratch = claim_scratch(SC_SLOT_MOUNT);
+	struct sc_scratch *scratch;
 	struct sc_enter *e;
 	__u8 *strings;
 	__u32 off = 0, nstrings = 0;
 	__u16 faults = 0;
 	__u64 fault_page = 0; /* page number of the last read that faulted */
 
+	/* Filter first: calls that are not traced never touch (or count) the scratch. */
+	if (!current_is_traced())
+		return false;
+	scratch = claim_scratch(SC_SLOT_MOUNT);
 	if (!scratch)
 		return false;
 	e = (struct sc_enter *)scratch->buf;
-	if (!fill_enter(e, kind, syscall))
-		goto out;
+	fill_enter(e, kind, syscall);
 	strings = scratch->buf + SC_ENTER_SIZE;
 
 #define ITEM(ptr, limit, how, cut)                                                                 \
@@ -561,7 +569,6 @@ static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a
 	if (kind == SC_REC_ENTER && (faults & SC_STR_FAULT))
 		e->flags |= SC_ENTER_REFETCH;
 	submit_enter(scratch, off);
-out:
 	*(volatile __u64 *)&scratch->busy = 0; /* same CPU only: a plain store releases it */
 	return faults & SC_STR_FAULT;
 }

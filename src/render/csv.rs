@@ -26,7 +26,7 @@
 //! formula an attacker put in a command line. Numeric columns are never
 //! altered. [`RenderOptions::csv_raw`] turns this off, for exact data.
 
-use super::escape::{comm_bytes, lossy, push_terminal_safe};
+use super::escape::{comm_bytes, is_terminal_unsafe, lossy, push_terminal_safe};
 use super::fields::{captured_attr, captured_text, Column, FieldValue, SyscallFields};
 use super::time::Rfc3339Formatter;
 use super::{errno, RenderOptions, Renderer};
@@ -118,7 +118,7 @@ pub fn looks_like_formula(text: &str) -> bool {
 /// characters escaped.
 fn cell_text(bytes: &[u8], raw: bool) -> Cow<'_, str> {
     let text = lossy(bytes);
-    if raw || !text.chars().any(|c| c.is_control()) {
+    if raw || !text.chars().any(is_terminal_unsafe) {
         return text;
     }
     let mut escaped = Vec::with_capacity(text.len() + 8);

@@ -56,13 +56,29 @@ pub fn push_terminal_safe_str(out: &mut Vec<u8>, text: &str) {
     push_terminal_safe(out, text.as_bytes(), false);
 }
 
+/// Characters never written raw to a terminal: C0, DEL, C1, and the Unicode
+/// bidirectional controls, which reorder what a terminal shows (a "Trojan
+/// Source" command line).
+pub fn is_terminal_unsafe(c: char) -> bool {
+    matches!(
+        c,
+        '\0'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+    )
+}
+
 fn push_valid_terminal_safe(out: &mut Vec<u8>, text: &str, newline_as_backslash_n: bool) {
     for character in text.chars() {
         let mut encoded = [0u8; 4];
         let encoded = character.encode_utf8(&mut encoded).as_bytes();
         match character {
             '\n' if newline_as_backslash_n => out.extend_from_slice(b"\\n"),
-            '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' => {
+            c if is_terminal_unsafe(c) => {
                 for &byte in encoded {
                     push_hex_escape(out, byte);
                 }
@@ -138,6 +154,13 @@ pub fn pad_chars(out: &mut Vec<u8>, start: usize, width: usize) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bidi_controls_are_escaped() {
+        let mut out = Vec::new();
+        super::push_terminal_safe(&mut out, "a\u{202e}b\u{2066}c".as_bytes(), false);
+        assert_eq!(out, b"a\\xe2\\x80\\xaeb\\xe2\\x81\\xa6c");
+    }
+
     use super::*;
 
     fn terminal_safe(bytes: &[u8], newline: bool) -> String {
