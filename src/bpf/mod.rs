@@ -260,10 +260,24 @@ pub fn check_environment() -> Result<(), ProbeError> {
     if unsafe { libc::geteuid() } != 0 {
         return Err(ProbeError::NotRoot);
     }
+    check_bpf_syscall()?;
     if !Path::new("/sys/kernel/btf/vmlinux").exists() {
         return Err(ProbeError::NoBtf);
     }
     ensure_tracefs()
+}
+
+/// A kernel without BPF answers the bpf() syscall with ENOSYS; one with it
+/// rejects an invalid command with EINVAL (or EPERM when it is locked away).
+fn check_bpf_syscall() -> Result<(), ProbeError> {
+    // SAFETY: an out-of-range command with a NULL attribute pointer and size
+    // 0 reads and writes no memory.
+    let rc = unsafe { libc::syscall(libc::SYS_bpf, -1i64, std::ptr::null::<u8>(), 0u32) };
+    let err = std::io::Error::last_os_error();
+    if rc < 0 && err.raw_os_error() == Some(libc::ENOSYS) {
+        return Err(ProbeError::NoBpf(err.to_string()));
+    }
+    Ok(())
 }
 
 const TRACEFS: &str = "/sys/kernel/tracing";

@@ -1662,3 +1662,37 @@ exec "$@""#,
     );
     assert!(!out.exists(), "no capture left behind");
 }
+
+/// A kernel without BPF (simulated: a seccomp filter makes bpf() return
+/// ENOSYS, tests/nobpf.c) gets one line naming what is missing, and no file.
+#[test]
+fn a_kernel_without_bpf_gets_one_clear_line() {
+    if !common::require_root("a_kernel_without_bpf_gets_one_clear_line") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wrapper = dir.path().join("nobpf");
+    let built = Command::new("cc")
+        .args(["-O2", "-Wall", "-o"])
+        .arg(&wrapper)
+        .arg(common::repo().join("tests/nobpf.c"))
+        .status()
+        .expect("run cc");
+    assert!(built.success(), "building tests/nobpf.c failed");
+    let capture = dir.path().join("cap.snoop");
+    let out = Command::new(&wrapper)
+        .arg(common::RECORD)
+        .arg("-o")
+        .arg(&capture)
+        .args(["--duration", "0.3"])
+        .output()
+        .expect("run record under nobpf");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("does not support BPF") && stderr.contains("CONFIG_BPF_SYSCALL"),
+        "{stderr}"
+    );
+    assert!(!capture.exists(), "no capture file is left behind");
+}
