@@ -278,7 +278,7 @@ mod tests {
     use super::*;
     use crate::event::{Args, Comm, Syscall};
     use crate::render::test_events::*;
-    use crate::render::{renderer, Format};
+    use crate::render::Format;
 
     const HEADER: &str = "event,time,ts_ns,pid,tid,ppid,uid,gid,comm,pcomm,mnt_ns,cgroup_id,ret,error,latency_ns,\
 filename,args,args_truncated,source,target,fstype,flags,data,\
@@ -286,18 +286,14 @@ fsname,fd,cmd,key,value,aux,fs_fd,attr_flags,from_dirfd,from_path,to_dirfd,to_pa
 comm_before,cgroup_path\n";
 
     fn render(raw: bool, events: &[Event]) -> String {
-        let mut renderer = renderer(RenderOptions {
-            format: Format::Csv,
-            csv_raw: raw,
-            ..RenderOptions::default()
-        });
-        let mut out = Vec::new();
-        renderer.begin(&mut out).expect("Vec write");
-        for event in events {
-            renderer.event(event, &mut out).expect("Vec write");
-        }
-        renderer.end(&mut out).expect("Vec write");
-        String::from_utf8(out).expect("CSV output is UTF-8")
+        render_all(
+            RenderOptions {
+                format: Format::Csv,
+                csv_raw: raw,
+                ..RenderOptions::default()
+            },
+            events,
+        )
     }
 
     fn parse(text: &str) -> Vec<::csv::StringRecord> {

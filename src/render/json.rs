@@ -331,17 +331,13 @@ mod tests {
     }
 
     fn render(events: &[Event]) -> String {
-        let mut renderer = renderer(RenderOptions {
-            format: Format::Json,
-            ..RenderOptions::default()
-        });
-        let mut out = Vec::new();
-        renderer.begin(&mut out).expect("Vec write");
-        for event in events {
-            renderer.event(event, &mut out).expect("Vec write");
-        }
-        renderer.end(&mut out).expect("Vec write");
-        String::from_utf8(out).expect("JSON output is UTF-8")
+        render_all(
+            RenderOptions {
+                format: Format::Json,
+                ..RenderOptions::default()
+            },
+            events,
+        )
     }
 
     fn object(event: &Event) -> Map<String, Value> {

@@ -182,9 +182,21 @@ mod tests {
 
 #[cfg(test)]
 pub(crate) mod test_events {
-    //! Hand-built events for the renderers' tests.
+    //! Hand-built events for the renderers' tests, and rendering them.
 
     use crate::event::{Args, Captured, Event, Syscall};
+
+    /// `begin`, every event, `end`, as text.
+    pub fn render_all(options: super::RenderOptions, events: &[Event]) -> String {
+        let mut renderer = super::renderer(options);
+        let mut out = Vec::new();
+        renderer.begin(&mut out).expect("Vec write");
+        for event in events {
+            renderer.event(event, &mut out).expect("Vec write");
+        }
+        renderer.end(&mut out).expect("Vec write");
+        String::from_utf8(out).expect("output is UTF-8")
+    }
 
     /// 2026-11-22T03:04:05.123456789Z
     pub const WALL_NS: i64 = 1_795_316_645_123_456_789;

@@ -435,7 +435,7 @@ mod tests {
     use super::*;
     use crate::event::Syscall;
     use crate::render::test_events::*;
-    use crate::render::{renderer, Format};
+    use crate::render::Format;
 
     const EXEC_HEADER: &str = "PCOMM            PID    PPID   RET ARGS\n";
     const MOUNT_HEADER: &str = "COMM             PID     TID     MNT_NS      CALL\n";
@@ -450,16 +450,8 @@ mod tests {
         }
     }
 
-    /// begin + events + end, as text.
     fn render(options: RenderOptions, events: &[Event]) -> String {
-        let mut renderer = renderer(options);
-        let mut out = Vec::new();
-        renderer.begin(&mut out).expect("Vec write");
-        for event in events {
-            renderer.event(event, &mut out).expect("Vec write");
-        }
-        renderer.end(&mut out).expect("Vec write");
-        String::from_utf8(out).expect("table output is UTF-8")
+        render_all(options, events)
     }
 
     /// The row of one event, without header.
