@@ -344,9 +344,6 @@ struct State {
     writer: CaptureWriter<Sink>,
     kinds: KindCounts,
     cgroups: CgroupPaths,
-    records: u64,
-    first_ts: u64,
-    last_ts: u64,
     error: Option<FormatError>,
 }
 
@@ -366,16 +363,6 @@ impl State {
             return -1;
         }
         self.kinds.count(raw);
-        self.records += 1;
-        let ts = raw
-            .get(..8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_ne_bytes)
-            .unwrap_or(0);
-        if self.first_ts == 0 {
-            self.first_ts = ts;
-        }
-        self.last_ts = self.last_ts.max(ts);
         0
     }
 }
@@ -477,9 +464,6 @@ fn record_into(
             counts: [[0; 3]; 12],
         },
         cgroups: CgroupPaths::new(),
-        records: 0,
-        first_ts: 0,
-        last_ts: 0,
         error: None,
     });
     let ring = probes.ring_buffer(|raw: &[u8]| state.borrow_mut().push(raw))?;
@@ -540,20 +524,20 @@ fn record_into(
         })
         .map_err(write_err)?;
     writer.flush_frame().map_err(write_err)?;
+    let records = writer.records_written();
+    let frames = writer.frames_written();
+    // The writer fills in the timestamps, frames, bytes and records from what
+    // it actually wrote; only what it cannot know is given here.
     let trailer = Trailer {
         stop_reason: stop_reason.clone(),
         end_wall_ns: hostinfo::wall_now_ns(),
-        first_ts_ns: st.first_ts,
-        last_ts_ns: st.last_ts,
         records_by_kind: st.kinds.to_vec(),
         lost: LossCounters {
             per_cpu: lost.clone(),
         },
-        frames: writer.frames_written(),
         bytes: writer.bytes_written(),
-        records: st.records,
+        ..Trailer::default()
     };
-    let frames = writer.frames_written();
     let mut sink = writer.finish(&trailer).map_err(write_err)?;
     let _ = sink.flush();
     let bytes = match &opts.output {
@@ -562,7 +546,7 @@ fn record_into(
     };
     Ok(RecordSummary {
         events: st.kinds.entries(),
-        records: st.records,
+        records,
         lost: total_lost(&lost),
         bytes,
         frames,
