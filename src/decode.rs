@@ -11,13 +11,15 @@
 //! order per syscall, reserved fields); anything inconsistent is a typed
 //! [`DecodeError`], never a panic.
 //!
-//! Layout versions: each version has its own decode path (module `v1`, ...).
-//! Version 1 reads the types libbpf-cargo generates from the header, with
-//! compile-time checks that they still have version 1's sizes and offsets.
-//! When the header moves to version 2, those checks fail to compile: freeze
-//! version 1's structs in `v1` then (checked against the same numbers), add a
-//! `v2` path over the generated types, and add it to [`decode`]'s match.
-//! Version 1 stays decodable forever.
+//! Layout versions: each set of structs has its own decode path (module `v1`,
+//! ...). Versions 1 and 2 share the structs; version 2 only adds the entry
+//! flag `SC_ENTER_DEFERRED` (an exec entry whose strings all come in its
+//! refetch record), which `v1` accepts only for version 2. `v1` reads the
+//! types libbpf-cargo generates from the header, with compile-time checks that
+//! they still have version 1's sizes and offsets. When a struct changes, those
+//! checks fail to compile: freeze version 1's structs in `v1` then (checked
+//! against the same numbers), add a path over the generated types, and add it
+//! to [`decode`]'s match. Versions 1 and 2 stay decodable forever.
 
 use thiserror::Error;
 
@@ -47,7 +49,7 @@ const _: () = assert!(std::mem::size_of::<sc_exit>() == layout::SC_EXIT_SIZE as 
 pub const CURRENT_LAYOUT_VERSION: u32 = layout::SC_LAYOUT_VERSION as u32;
 
 /// Every layout version [`decode`] understands.
-pub const SUPPORTED_LAYOUT_VERSIONS: &[u32] = &[1];
+pub const SUPPORTED_LAYOUT_VERSIONS: &[u32] = &[1, 2];
 
 /// A decoded syscall-entry record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +80,11 @@ impl EnterRecord {
     /// Exec: the argv pointer itself was NULL.
     pub fn argv_null(&self) -> bool {
         u64::from(self.flags) & layout::SC_ENTER_ARGV_NULL != 0
+    }
+
+    /// Exec (layout 2): the entry read no strings; its refetch record has them all.
+    pub fn deferred(&self) -> bool {
+        u64::from(self.flags) & layout::SC_ENTER_DEFERRED != 0
     }
 
     /// Exec: reading the argv pointer array failed part way.
@@ -193,7 +200,8 @@ pub enum DecodeError {
 /// field must equal `raw.len()`.
 pub fn decode(raw: &[u8], layout_version: u32) -> Result<RawRecord, DecodeError> {
     match layout_version {
-        1 => v1::decode(raw),
+        1 => v1::decode(raw, v1::Version::V1),
+        2 => v1::decode(raw, v1::Version::V2),
         other => Err(DecodeError::UnsupportedLayoutVersion(other)),
     }
 }
@@ -204,7 +212,7 @@ pub fn decode(raw: &[u8], layout_version: u32) -> Result<RawRecord, DecodeError>
 /// validates the rest.
 pub fn record_len(buf: &[u8], layout_version: u32) -> Result<usize, DecodeError> {
     match layout_version {
-        1 => v1::record_len(buf),
+        1 | 2 => v1::record_len(buf),
         other => Err(DecodeError::UnsupportedLayoutVersion(other)),
     }
 }
@@ -275,18 +283,26 @@ const fn str_item(what: &'static str, max_len: u64) -> ItemSpec {
     }
 }
 
-/// Raw layout version 1.
+/// Raw layout versions 1 and 2 (the same structs).
 mod v1 {
     use std::mem::{offset_of, size_of};
 
     use super::*;
 
-    // Version 1 is defined by these numbers; they must never change. If the
-    // header changes, bump SC_LAYOUT_VERSION there and freeze the version 1
+    /// Which of the layout versions with these structs wrote a record.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Version {
+        V1,
+        /// Adds `SC_ENTER_DEFERRED`.
+        V2,
+    }
+
+    // Versions 1 and 2 are defined by these numbers; they must never change.
+    // If the header changes, bump SC_LAYOUT_VERSION there and freeze these
     // structs here (see the module documentation).
     const _: () = assert!(
-        layout::SC_LAYOUT_VERSION == 1,
-        "snoopcap.h is no longer layout version 1: freeze the v1 structs in decode::v1"
+        layout::SC_LAYOUT_VERSION == 2,
+        "snoopcap.h is no longer layout version 2: freeze the v1 structs in decode::v1"
     );
     const _: () = assert!(size_of::<sc_record_header>() == 24);
     const _: () = assert!(offset_of!(sc_record_header, ts_ns) == 0);
@@ -330,6 +346,7 @@ mod v1 {
     const ARGV_NULL: u16 = layout::SC_ENTER_ARGV_NULL as u16;
     const ARGV_FAULT: u16 = layout::SC_ENTER_ARGV_FAULT as u16;
     const REFETCH: u16 = layout::SC_ENTER_REFETCH as u16;
+    const DEFERRED: u16 = layout::SC_ENTER_DEFERRED as u16;
     const ENTER_FLAGS: u16 = ARGV_TRUNCATED | ARGV_NULL | ARGV_FAULT | REFETCH;
     /// The flags a mount-family record may carry.
     const MOUNT_FLAGS: u16 = REFETCH;
@@ -390,7 +407,7 @@ mod v1 {
         Ok(len)
     }
 
-    pub(super) fn decode(raw: &[u8]) -> Result<RawRecord, DecodeError> {
+    pub(super) fn decode(raw: &[u8], version: Version) -> Result<RawRecord, DecodeError> {
         let hdr = read_header(raw)?;
         let size = u32::from_le(hdr.size);
         if size as usize != raw.len() {
@@ -409,9 +426,9 @@ mod v1 {
         let syscall =
             Syscall::from_raw(hdr.syscall).ok_or(DecodeError::UnknownSyscall(hdr.syscall))?;
         match hdr.kind {
-            REC_ENTER => decode_enter(raw, syscall).map(RawRecord::Enter),
+            REC_ENTER => decode_enter(raw, syscall, version, true).map(RawRecord::Enter),
             REC_EXIT => decode_exit(raw, syscall).map(RawRecord::Exit),
-            REC_REFETCH => decode_enter(raw, syscall).map(RawRecord::Refetch),
+            REC_REFETCH => decode_enter(raw, syscall, version, false).map(RawRecord::Refetch),
             other => Err(DecodeError::UnknownKind(other)),
         }
     }
@@ -439,7 +456,14 @@ mod v1 {
         })
     }
 
-    fn decode_enter(raw: &[u8], syscall: Syscall) -> Result<EnterRecord, DecodeError> {
+    /// Decodes an entry record (`is_entry`) or a refetch record: the same
+    /// layout, but only an entry may defer its strings.
+    fn decode_enter(
+        raw: &[u8],
+        syscall: Syscall,
+        version: Version,
+        is_entry: bool,
+    ) -> Result<EnterRecord, DecodeError> {
         if !(ENTER_SIZE..=MAX_RECORD_SIZE).contains(&raw.len()) {
             return Err(DecodeError::SizeOutOfRange {
                 size: u32::try_from(raw.len()).unwrap_or(u32::MAX),
@@ -469,11 +493,41 @@ mod v1 {
         };
 
         let bad_flags = DecodeError::BadEnterFlags { syscall, flags };
-        if flags & !ENTER_FLAGS != 0 || (!syscall.is_exec() && flags & !MOUNT_FLAGS != 0) {
+        let deferred = flags & DEFERRED != 0;
+        if deferred {
+            // Version 2, exec entries only, with REFETCH and nothing else.
+            if version == Version::V1
+                || !is_entry
+                || !syscall.is_exec()
+                || flags != DEFERRED | REFETCH
+            {
+                return Err(bad_flags);
+            }
+        } else if flags & !ENTER_FLAGS != 0 || (!syscall.is_exec() && flags & !MOUNT_FLAGS != 0) {
             return Err(bad_flags);
         }
 
-        let args = if syscall.is_exec() {
+        let args = if deferred {
+            if nstrings != 0 {
+                return Err(DecodeError::WrongStringCount {
+                    syscall,
+                    nstrings,
+                    expected: "0 (the strings were deferred to the refetch record)",
+                });
+            }
+            // Nothing was read yet: the refetch record fills every item. If it
+            // never comes, the filename and argv stay unknown.
+            Args::Exec {
+                dirfd: (syscall == Syscall::Execveat).then_some(a[0] as i32),
+                flags: (syscall == Syscall::Execveat).then_some(a[4] as u32),
+                filename: Captured {
+                    fault: true,
+                    ..Captured::default()
+                },
+                args: Vec::new(),
+                args_truncated: true,
+            }
+        } else if syscall.is_exec() {
             let argc = usize::from(nstrings)
                 .checked_sub(1)
                 .filter(|&n| n <= MAX_ARGS)
@@ -932,6 +986,64 @@ mod tests {
         assert_eq!(Comm::from_raw(&raw).as_bytes(), b"aaa");
         raw[0] = -1; // 0xff: bytes are kept as they are
         assert_eq!(Comm::from_raw(&raw).as_bytes(), &[0xff, b'a', b'a']);
+    }
+
+    /// An exec entry of layout 2 that deferred its strings.
+    fn deferred_exec(syscall: Syscall) -> Enter {
+        let mut b = Enter::new(syscall, 5, 100, 101);
+        b.e.flags = (layout::SC_ENTER_DEFERRED | layout::SC_ENTER_REFETCH) as u16;
+        b
+    }
+
+    #[test]
+    fn deferred_exec_entries_decode_in_layout_2_only() {
+        const DEFERRED: u16 = layout::SC_ENTER_DEFERRED as u16;
+        const REFETCH: u16 = layout::SC_ENTER_REFETCH as u16;
+        let raw = deferred_exec(Syscall::Execveat)
+            .arg(0, 7)
+            .arg(4, 0x100)
+            .build();
+        let Ok(RawRecord::Enter(e)) = decode(&raw, 2) else {
+            panic!("a deferred exec entry decodes in layout 2");
+        };
+        assert!(e.deferred());
+        let Args::Exec {
+            dirfd,
+            flags,
+            filename,
+            args,
+            args_truncated,
+        } = e.args
+        else {
+            panic!("exec arguments");
+        };
+        // Integer arguments are in the entry; the strings are not known yet.
+        assert_eq!((dirfd, flags), (Some(7), Some(0x100)));
+        assert!(filename.fault && args.is_empty() && args_truncated);
+        let bad = |b: Enter| {
+            matches!(
+                decode(&b.build(), 2),
+                Err(DecodeError::BadEnterFlags { .. } | DecodeError::WrongStringCount { .. })
+            )
+        };
+        assert!(matches!(
+            decode(&raw, 1),
+            Err(DecodeError::BadEnterFlags { .. })
+        ));
+        // Only on exec entries, only with REFETCH and alone, with no items.
+        let mut mount = Enter::new(Syscall::Umount, 5, 1, 1).item(s("/x"));
+        mount.e.flags = DEFERRED | REFETCH;
+        assert!(bad(mount));
+        let mut refetch = deferred_exec(Syscall::Execve);
+        refetch.e.hdr.kind = layout::SC_REC_REFETCH as u8;
+        assert!(bad(refetch));
+        let mut alone = deferred_exec(Syscall::Execve);
+        alone.e.flags = DEFERRED;
+        assert!(bad(alone));
+        let mut with_argv_flag = deferred_exec(Syscall::Execve);
+        with_argv_flag.e.flags |= layout::SC_ENTER_ARGV_TRUNCATED as u16;
+        assert!(bad(with_argv_flag));
+        assert!(bad(deferred_exec(Syscall::Execve).item(s("/bin/ls"))));
     }
 
     #[test]
@@ -1439,7 +1551,12 @@ mod tests {
         assert!(dec(&raw).is_ok());
         assert_eq!(
             decode(&raw, 2),
-            Err(DecodeError::UnsupportedLayoutVersion(2))
+            dec(&raw),
+            "layout 2 has layout 1's structs"
+        );
+        assert_eq!(
+            decode(&raw, 3),
+            Err(DecodeError::UnsupportedLayoutVersion(3))
         );
         assert_eq!(
             decode(&raw, 0),

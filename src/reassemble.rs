@@ -311,7 +311,14 @@ impl Reassembler {
         };
         match target.and_then(|t| self.pending.get_mut(&t)) {
             Some(pending) => {
-                merge_refetched(&mut pending.entry.args, refetch.args);
+                if pending.entry.deferred() {
+                    // The entry read nothing: the refetch is the whole argument list.
+                    pending.entry.args = refetch.args;
+                    pending.entry.flags =
+                        refetch.flags | crate::bpf::layout::SC_ENTER_REFETCH as u16;
+                } else {
+                    merge_refetched(&mut pending.entry.args, refetch.args);
+                }
                 self.stats.refetches_merged += 1;
             }
             None => self.stats.refetches_unmatched += 1,
@@ -690,6 +697,89 @@ mod tests {
             "readable items keep their entry value"
         );
         assert_eq!(r.stats().refetches_merged, 1);
+    }
+
+    /// A layout-2 exec entry that deferred its strings, and its refetch.
+    fn deferred_pair(tid: u32, argv: &[&str], argv_flags: u64) -> (RawRecord, RawRecord) {
+        let mut entry = Enter::new(Syscall::Execve, 10, 100, tid);
+        entry.e.flags = (layout::SC_ENTER_DEFERRED | layout::SC_ENTER_REFETCH) as u16;
+        let mut refetch = Enter::new(Syscall::Execve, 15, 100, tid).item(str_item("/bin/true"));
+        for arg in argv {
+            refetch = refetch.item(str_item(arg));
+        }
+        refetch.e.hdr.kind = layout::SC_REC_REFETCH as u8;
+        refetch.e.flags = argv_flags as u16;
+        // Layout 2: a refetch record's identity fields are zero.
+        let (e, zero) = (&mut refetch.e, crate::decode::testutil::comm(""));
+        (e.cgroup_id, e.ppid, e.uid, e.gid, e.mnt_ns) = (0, 0, 0, 0, 0);
+        (e.comm, e.pcomm) = (zero, zero);
+        (
+            decode(&entry.build(), 2).expect("deferred entry"),
+            decode(&refetch.build(), 2).expect("refetch"),
+        )
+    }
+
+    #[test]
+    fn refetch_of_a_deferred_exec_is_its_whole_argument_list() {
+        let mut r = kept();
+        let (entry, refetch) = deferred_pair(100, &["true", "x"], 0);
+        let events = run(
+            &mut r,
+            vec![entry, refetch, exit(Syscall::Execve, 20, 100, 100, 0)],
+        );
+        let Args::Exec {
+            filename,
+            args,
+            args_truncated,
+            ..
+        } = &events[0].args
+        else {
+            panic!("an exec event");
+        };
+        assert_eq!(
+            (filename.bytes.as_slice(), filename.fault),
+            (&b"/bin/true"[..], false)
+        );
+        let args: Vec<&[u8]> = args.iter().map(|a| a.bytes.as_slice()).collect();
+        assert_eq!(args, vec![&b"true"[..], b"x"]);
+        assert!(!args_truncated, "a complete refetched argv is not cut");
+        // The identity is the entry's, even though the refetch's is zero.
+        assert_eq!(events[0].comm_before.as_bytes(), b"caller");
+
+        // An empty or NULL argv, and a cut one, keep the refetch's verdict.
+        for (argv, flags, truncated) in [
+            (&[][..], 0, false),
+            (&[][..], layout::SC_ENTER_ARGV_NULL, false),
+            (&["a"][..], layout::SC_ENTER_ARGV_TRUNCATED, true),
+        ] {
+            let (entry, refetch) = deferred_pair(101, argv, flags);
+            let events = run(
+                &mut r,
+                vec![entry, refetch, exit(Syscall::Execve, 20, 100, 101, -2)],
+            );
+            let Args::Exec {
+                args,
+                args_truncated,
+                ..
+            } = &events[0].args
+            else {
+                panic!("an exec event");
+            };
+            assert_eq!((args.len(), *args_truncated), (argv.len(), truncated));
+        }
+
+        // Without its refetch (lost in the kernel) the strings stay unknown.
+        let (entry, _) = deferred_pair(102, &[], 0);
+        let events = run(&mut r, vec![entry, exit(Syscall::Execve, 20, 100, 102, 0)]);
+        let Args::Exec {
+            filename,
+            args_truncated,
+            ..
+        } = &events[0].args
+        else {
+            panic!("an exec event");
+        };
+        assert!(filename.fault && *args_truncated);
     }
 
     #[test]

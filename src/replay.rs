@@ -167,6 +167,9 @@ pub struct LossTotals {
     pub entries: u64,
     pub exits: u64,
     pub scratch_busy: u64,
+    /// Refetch records: their calls' events lack the arguments the entry
+    /// did not read (for a deferred exec, the filename and argv).
+    pub refetches: u64,
 }
 
 impl LossTotals {
@@ -182,11 +185,12 @@ impl LossTotals {
             entries: column(0),
             exits: column(1),
             scratch_busy: column(2),
+            refetches: column(3),
         }
     }
 
     pub fn total(&self) -> u64 {
-        self.entries + self.exits + self.scratch_busy
+        self.entries + self.exits + self.scratch_busy + self.refetches
     }
 
     /// Entry records that never reached the capture, whatever the reason.
@@ -401,10 +405,11 @@ fn run_events(
             warn(
                 &input,
                 format_args!(
-                    "{} records lost in the kernel ({} entries, {} exits; the ring buffer was full — try a larger record --ringbuf-size)",
+                    "{} records lost in the kernel ({} entries, {} exits, {} argument re-reads; the ring buffer was full — try a larger record --ringbuf-size)",
                     loss.total(),
                     loss.lost_entries(),
-                    loss.exits
+                    loss.exits,
+                    loss.refetches
                 ),
             );
         }
@@ -637,11 +642,12 @@ fn write_info_text(info: &CaptureInfo, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "records:         {}", info.records)?;
     writeln!(
         out,
-        "lost in kernel:  {} (entries {}, exits {}, scratch busy {})",
+        "lost in kernel:  {} (entries {}, exits {}, scratch busy {}, argument re-reads {})",
         info.lost.total(),
         info.lost.entries,
         info.lost.exits,
-        info.lost.scratch_busy
+        info.lost.scratch_busy,
+        info.lost.refetches
     )?;
     writeln!(out, "frames:          {}", info.frames)?;
     writeln!(out, "bytes:           {}", info.bytes)?;

@@ -63,6 +63,9 @@ struct Args {
     /// Ring buffer size in bytes (a power of two; K and M suffixes allowed).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RINGBUF_BYTES.to_string())]
     ringbuf_size: String,
+    /// Read exec arguments at syscall entry, as bcc does, instead of once the kernel has copied them (slower; automatic on kernels before 6.10).
+    #[arg(long)]
+    exec_args_at_entry: bool,
     /// Write a frame at least this often, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
     flush_interval: f64,
@@ -114,6 +117,7 @@ fn run() -> Result<()> {
             max_args: args.max_args,
             arg_size: args.arg_size,
             ringbuf_bytes: parse_size(&args.ringbuf_size)?,
+            exec_args_at_entry: args.exec_args_at_entry,
         },
         flush_interval: seconds(args.flush_interval, "--flush-interval")?,
         frame_bytes: 1 << 20,

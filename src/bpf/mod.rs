@@ -148,6 +148,10 @@ pub struct ProbeConfig {
     pub max_args: u32,
     pub arg_size: u32,
     pub ringbuf_bytes: u32,
+    /// Read exec strings at syscall entry, as bcc does, instead of once the
+    /// kernel has copied them (the default where the kernel has the
+    /// sched_prepare_exec tracepoint, and cheaper: see docs/PERFORMANCE.md).
+    pub exec_args_at_entry: bool,
 }
 
 impl Default for ProbeConfig {
@@ -163,6 +167,7 @@ impl Default for ProbeConfig {
             max_args: 20,
             arg_size: 128,
             ringbuf_bytes: DEFAULT_RINGBUF_BYTES,
+            exec_args_at_entry: false,
         }
     }
 }
@@ -469,6 +474,10 @@ impl<'obj> Probes<'obj> {
         rodata.cfg_filter_mntnsmap = u32::from(config.mntnsmap.is_some());
         rodata.cfg_max_args = config.max_args;
         rodata.cfg_arg_size = config.arg_size;
+        // Deferred exec strings are read at sched_prepare_exec: only where
+        // that program is attached.
+        rodata.cfg_defer_exec_strings =
+            u32::from(config.events.exec && !config.exec_args_at_entry && has_prepare_exec());
         // Wake the reader when a quarter of the ring is used; it polls anyway.
         rodata.cfg_wakeup_bytes = u64::from(config.ringbuf_bytes / 4);
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * snoopcap's kernel side: fentry/fexit programs on the exec and mount-family
+ * snoopcap's kernel side: tracepoint programs on the exec and mount-family
  * syscalls. Each call produces one entry record (identity, integer arguments,
  * the strings the pointer arguments point to) and one exit record (return
- * value, comm after the call). Nothing is paired or decoded here: no per-event
+ * value, comm after the call); an exec's strings, and any the entry could not
+ * read, come in a refetch record in between. Nothing is paired or decoded here: no per-event
  * hash map, one ring-buffer copy of exactly the bytes used per record.
  *
  * Hooks: the per-syscall tracepoints (syscalls/sys_enter_* and sys_exit_*).
@@ -32,6 +33,12 @@ const volatile __u32 cfg_filter_cgroupmap = 0; /* nonzero: only cgroup ids that 
 const volatile __u32 cfg_filter_mntnsmap = 0;  /* nonzero: only mount namespaces that are keys of sc_mntnsmap */
 const volatile __u32 cfg_max_args = 20;
 const volatile __u32 cfg_arg_size = 128;
+/*
+ * Nonzero: an exec entry record carries no strings (SC_ENTER_DEFERRED); they
+ * are read at sched_prepare_exec, or at the exit of a failed exec, once the
+ * kernel has copied them. Set only where exec_prepare is attached.
+ */
+const volatile __u32 cfg_defer_exec_strings = 0;
 /* Wake the reader only once this many bytes wait; it polls on a timer anyway. */
 const volatile __u64 cfg_wakeup_bytes = 1 << 20;
 
@@ -56,6 +63,8 @@ struct {
  */
 struct sc_scratch {
 	__u64 busy; /* 64-bit: BPF's atomic exchange needs it without -mcpu=v3 */
+	/* exec: the argv pointer array, read in one go (one helper call, not one per entry). */
+	const char *argv_ptrs[SC_MAX_ARGS_LIMIT + 1];
 	/* The record, then slack for one read at the end of the string area. */
 	__u8 buf[SC_ENTER_SIZE + SC_STRING_AREA + 2 * SC_DATA_MAX + 16];
 };
@@ -121,11 +130,6 @@ static __always_inline void count_lost(__u32 reason)
 		*counter += 1; /* per-CPU value: no other writer on this CPU */
 }
 
-static __always_inline __u32 current_mnt_ns(struct task_struct *task)
-{
-	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-}
-
 /* True when `key` is a key of the pinned map in slot 0 of `outer`. */
 static __always_inline bool in_pinned_set(void *outer, __u64 key)
 {
@@ -135,12 +139,16 @@ static __always_inline bool in_pinned_set(void *outer, __u64 key)
 	return set && bpf_map_lookup_elem(set, &key);
 }
 
-/* True when the current task passes every kernel-side filter. */
-static __always_inline bool should_trace(__u64 pid_tgid, __u32 uid, struct task_struct *task)
+/*
+ * True when `task`, the current task, passes every kernel-side filter. A
+ * filter that is off costs nothing: its branch is dead code once the settings
+ * are fixed at load.
+ */
+static __always_inline bool should_trace(struct task_struct *task)
 {
-	if (cfg_filter_pid && (pid_tgid >> 32) != cfg_pid)
+	if (cfg_filter_pid && task->tgid != cfg_pid)
 		return false;
-	if (cfg_filter_uid && uid != cfg_uid)
+	if (cfg_filter_uid && task->cred->uid.val != cfg_uid)
 		return false;
 	if (cfg_filter_cgroup && bpf_current_task_under_cgroup(&sc_cgroup, 0) != 1)
 		return false;
@@ -151,7 +159,7 @@ static __always_inline bool should_trace(__u64 pid_tgid, __u32 uid, struct task_
 			return false;
 	}
 	if (cfg_filter_mntns || cfg_filter_mntnsmap) {
-		__u64 mnt_ns = current_mnt_ns(task);
+		__u64 mnt_ns = task->nsproxy->mnt_ns->ns.inum;
 
 		if (cfg_filter_mntns && mnt_ns != cfg_mntns)
 			return false;
@@ -258,14 +266,20 @@ static __always_inline __u16 append_item(__u8 *strings, __u32 *off, const void *
 	return item.flags;
 }
 
-static __always_inline struct sc_scratch *claim_scratch(__u32 slot)
+/* The loss reason of a record of `kind` that could not be written. */
+static __always_inline __u32 lost_reason(__u8 kind, __u32 reason)
+{
+	return kind == SC_REC_REFETCH ? SC_LOST_REFETCH : reason;
+}
+
+static __always_inline struct sc_scratch *claim_scratch(__u32 slot, __u8 kind)
 {
 	struct sc_scratch *scratch = bpf_map_lookup_elem(&sc_scratch_map, &slot);
 
 	if (!scratch)
 		return NULL;
 	if (__sync_lock_test_and_set(&scratch->busy, 1)) {
-		count_lost(SC_LOST_SCRATCH_BUSY);
+		count_lost(lost_reason(kind, SC_LOST_SCRATCH_BUSY));
 		return NULL;
 	}
 	return scratch;
@@ -280,34 +294,59 @@ static __always_inline long wakeup_flags(void)
 /* True when the current task passes the kernel-side filters. */
 static __always_inline bool current_is_traced(void)
 {
-	return should_trace(bpf_get_current_pid_tgid(), (__u32)bpf_get_current_uid_gid(),
-			    (struct task_struct *)bpf_get_current_task_btf());
+	return should_trace((struct task_struct *)bpf_get_current_task_btf());
 }
 
-/* Fills the fixed part of a record of the current task. */
+/*
+ * Fills the fixed part of a record of the current task. The task's fields
+ * are plain loads through its BTF pointer, not helper calls: a helper call
+ * costs about as much as an exec record's whole ring-buffer output.
+ */
 static __always_inline void fill_enter(struct sc_enter *e, __u8 kind, __u8 syscall)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	struct task_struct *parent = task->real_parent;
+	const struct cred *cred = task->cred;
 
 	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
-	e->hdr.pid = pid_tgid >> 32;
-	e->hdr.tid = (__u32)pid_tgid;
+	e->hdr.pid = task->tgid;
+	e->hdr.tid = task->pid;
 	e->hdr.kind = kind;
 	e->hdr.syscall = syscall;
 	e->hdr.reserved = 0;
 	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->uid = (__u32)uid_gid;
-	e->gid = uid_gid >> 32;
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	e->mnt_ns = current_mnt_ns(task);
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
+	e->uid = cred->uid.val;
+	e->gid = cred->gid.val;
+	e->ppid = parent->tgid;
+	e->mnt_ns = task->nsproxy->mnt_ns->ns.inum;
+	__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
+	__builtin_memcpy(e->pcomm, parent->comm, sizeof(e->pcomm));
 	e->flags = 0;
 	e->reserved = 0;
 	for (int i = 0; i < 6; i++)
 		e->args[i] = 0;
+}
+
+/*
+ * Fills the fixed part of an entry or refetch record. A refetch record only
+ * adds arguments to its entry, which has the identity already: its identity
+ * fields stay zero (layout 2).
+ */
+static __always_inline void fill_record(struct sc_enter *e, __u8 kind, __u8 syscall)
+{
+	struct task_struct *task;
+
+	if (kind != SC_REC_REFETCH) {
+		fill_enter(e, kind, syscall);
+		return;
+	}
+	task = (struct task_struct *)bpf_get_current_task_btf();
+	__builtin_memset(e, 0, sizeof(*e));
+	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
+	e->hdr.pid = task->tgid;
+	e->hdr.tid = task->pid;
+	e->hdr.kind = kind;
+	e->hdr.syscall = syscall;
 }
 
 static __always_inline void submit_enter(struct sc_scratch *scratch, __u32 string_bytes)
@@ -317,7 +356,7 @@ static __always_inline void submit_enter(struct sc_scratch *scratch, __u32 strin
 
 	e->hdr.size = size;
 	if (bpf_ringbuf_output(&sc_events, scratch->buf, size, wakeup_flags()))
-		count_lost(SC_LOST_ENTER_RINGBUF);
+		count_lost(lost_reason(e->hdr.kind, SC_LOST_ENTER_RINGBUF));
 }
 
 /*
@@ -348,8 +387,10 @@ static __always_inline void keep_for_refetch(__u8 syscall, const __u64 *args)
 	struct sc_refetch *r =
 		bpf_task_storage_get(&sc_refetch_map, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
-	if (!r)
+	if (!r) {
+		count_lost(SC_LOST_REFETCH); /* the entry promised one */
 		return;
+	}
 	for (int i = 0; i < 6; i++)
 		r->args[i] = args[i];
 	r->syscall = syscall;
@@ -365,6 +406,7 @@ static __always_inline void keep_for_refetch(__u8 syscall, const __u64 *args)
 struct argv_walk {
 	__u8 *strings;
 	const char *const *argv;
+	const char **ptrs; /* argv[0 .. max_args] already read, or NULL: read one at a time */
 	__u64 fault_page;
 	__u32 off;
 	__u32 nstrings;
@@ -379,7 +421,11 @@ static long argv_step(__u64 i, void *data)
 	const char *arg = NULL;
 	__u16 item_flags;
 
-	if (bpf_probe_read_user(&arg, sizeof(arg), &walk->argv[i]) < 0) {
+	if (i > SC_MAX_ARGS_LIMIT)
+		return 1; /* bpf_loop's bound; says so to the verifier */
+	if (walk->ptrs) {
+		arg = walk->ptrs[i];
+	} else if (bpf_probe_read_user(&arg, sizeof(arg), &walk->argv[i]) < 0) {
 		walk->flags |= SC_ENTER_ARGV_FAULT;
 		walk->unreadable = true;
 		return 1;
@@ -416,11 +462,11 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 	/* Filter first: calls that are not traced never touch (or count) the scratch. */
 	if (!current_is_traced())
 		return false;
-	scratch = claim_scratch(SC_SLOT_EXEC);
+	scratch = claim_scratch(SC_SLOT_EXEC, kind);
 	if (!scratch)
 		return false;
 	e = (struct sc_enter *)scratch->buf;
-	fill_enter(e, kind, syscall);
+	fill_record(e, kind, syscall);
 	if (syscall == SC_SYS_EXECVEAT) {
 		e->args[0] = dirfd;
 		e->args[4] = flags;
@@ -449,6 +495,13 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 			.off = off,
 			.arg_size = arg_size,
 		};
+		__u32 max_args = cfg_max_args < SC_MAX_ARGS_LIMIT ? cfg_max_args : SC_MAX_ARGS_LIMIT;
+
+		/* The array up to argv[max_args] in one read; where that runs into
+		 * an unmapped page (a short argv at the end of a mapping), one
+		 * entry at a time. */
+		if (bpf_probe_read_user(scratch->argv_ptrs, (max_args + 1) * sizeof(argv[0]), argv) == 0)
+			walk.ptrs = scratch->argv_ptrs;
 
 		/* One more step than the limit: seeing argv[max_args] says the
 		 * list was cut. */
@@ -485,11 +538,11 @@ static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a
 	/* Filter first: calls that are not traced never touch (or count) the scratch. */
 	if (!current_is_traced())
 		return false;
-	scratch = claim_scratch(SC_SLOT_MOUNT);
+	scratch = claim_scratch(SC_SLOT_MOUNT, kind);
 	if (!scratch)
 		return false;
 	e = (struct sc_enter *)scratch->buf;
-	fill_enter(e, kind, syscall);
+	fill_record(e, kind, syscall);
 	strings = scratch->buf + SC_ENTER_SIZE;
 
 #define ITEM(ptr, limit, how, cut)                                                                 \
@@ -573,6 +626,38 @@ static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a
 	return faults & SC_STR_FAULT;
 }
 
+/*
+ * Deferred exec strings are read from the syscall's arguments as the
+ * registers saved at syscall entry still hold them: unchanged until the new
+ * image starts, and after a failed exec only the return value register is
+ * rewritten (PT_REGS_PARM*_SYSCALL read the argument registers). Per-task
+ * storage for the pointers would cost more than the whole entry record. The
+ * registers are plain loads: bpf_task_pt_regs gives a BTF pointer.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define SC_NR_EXECVE 59
+#define SC_NR_EXECVEAT 322
+#define SC_SYSCALL_NR(regs) ((regs)->orig_ax)
+#else
+#error "snoopcap: give this architecture's execve/execveat numbers and syscall-number register"
+#endif
+
+/* Writes the refetch record of a deferred exec of `syscall` from the saved registers. */
+static __always_inline void refetch_exec_from_regs(__u8 syscall, struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	if (syscall == SC_SYS_EXECVE)
+		handle_exec(SC_REC_REFETCH, SC_SYS_EXECVE, (const char *)PT_REGS_PARM1_SYSCALL(regs),
+			    (const char *const *)PT_REGS_PARM2_SYSCALL(regs), 0, 0);
+	else
+		handle_exec(SC_REC_REFETCH, SC_SYS_EXECVEAT,
+			    (const char *)PT_REGS_PARM2_SYSCALL(regs),
+			    (const char *const *)PT_REGS_PARM3_SYSCALL(regs),
+			    (int)PT_REGS_PARM1_SYSCALL(regs),
+			    (int)PT_REGS_PARM5_SYSCALL(regs));
+}
+
 /* ---- exit, shared by every syscall ---- */
 
 static __always_inline bool is_exec(__u32 syscall)
@@ -606,43 +691,60 @@ static __always_inline void refetch_at_exit(__u8 syscall, long ret, struct task_
 
 static __always_inline int handle_exit(__u8 syscall, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	struct sc_exit *x;
 
-	if (!should_trace(pid_tgid, (__u32)uid_gid, task))
+	if (!should_trace(task))
 		return 0;
-	refetch_at_exit(syscall, ret, task);
+	if (cfg_defer_exec_strings && is_exec(syscall)) {
+		/* A successful exec had its strings read at exec_prepare. */
+		if (ret != 0)
+			refetch_exec_from_regs(syscall, task);
+	} else {
+		refetch_at_exit(syscall, ret, task);
+	}
 	x = bpf_ringbuf_reserve(&sc_events, sizeof(*x), 0);
 	if (!x) {
 		count_lost(SC_LOST_EXIT_RINGBUF);
 		return 0;
 	}
 	x->hdr.ts_ns = bpf_ktime_get_boot_ns();
-	x->hdr.pid = pid_tgid >> 32;
-	x->hdr.tid = (__u32)pid_tgid;
+	x->hdr.pid = task->tgid;
+	x->hdr.tid = task->pid;
 	x->hdr.size = sizeof(*x);
 	x->hdr.kind = SC_REC_EXIT;
 	x->hdr.syscall = syscall;
 	x->hdr.reserved = 0;
 	x->ret = ret;
-	bpf_get_current_comm(x->comm, sizeof(x->comm));
+	__builtin_memcpy(x->comm, task->comm, sizeof(x->comm));
 	bpf_ringbuf_submit(x, wakeup_flags());
 	return 0;
 }
 
 /*
- * An exec whose entry could not read its arguments, at the last moment the
- * old image is still there: the kernel has just copied the filename and argv
- * (and so paged them in), and the point of no return is next. Read them
- * again from the same pointers. (Linux 6.10+; without this tracepoint the
- * loader leaves it out, and a successful exec keeps what its entry read.)
+ * An exec whose entry deferred its strings or could not read them all, at the
+ * last moment the old image is still there: the kernel has just copied the
+ * filename and argv (and so paged them in), and the point of no return is
+ * next. Read them from the pointers the entry kept. (Linux 6.10+; without
+ * this tracepoint the loader leaves it out and turns deferral off, and a
+ * successful exec keeps what its entry read.)
  */
 SEC("tp_btf/sched_prepare_exec")
 int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
 {
-	struct sc_refetch *r = bpf_task_storage_get(&sc_refetch_map, task, 0, 0);
+	struct sc_refetch *r;
+
+	if (cfg_defer_exec_strings) {
+		/* A kernel-started exec (no syscall) has neither number. */
+		__u64 nr = SC_SYSCALL_NR((struct pt_regs *)bpf_task_pt_regs(task));
+
+		if (nr == SC_NR_EXECVE)
+			refetch_exec_from_regs(SC_SYS_EXECVE, task);
+		else if (nr == SC_NR_EXECVEAT)
+			refetch_exec_from_regs(SC_SYS_EXECVEAT, task);
+		return 0;
+	}
+	r = bpf_task_storage_get(&sc_refetch_map, task, 0, 0);
 
 	if (!r)
 		return 0;
@@ -684,14 +786,43 @@ int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
 	}                                                                     \
 	SC_EXIT_PROG(name, id)
 
+/*
+ * An exec entry without strings (SC_ENTER_DEFERRED): the identity fields and
+ * integer arguments only, reserved in the ring buffer directly (fixed size, no
+ * scratch). exec_prepare, or the exit of a failed exec, reads the strings.
+ */
+static __always_inline void enter_exec_deferred(__u8 syscall, const __u64 *args)
+{
+	struct sc_enter *e;
+
+	if (!current_is_traced())
+		return;
+	e = bpf_ringbuf_reserve(&sc_events, SC_ENTER_SIZE, 0);
+	if (!e) {
+		count_lost(SC_LOST_ENTER_RINGBUF);
+		return;
+	}
+	fill_enter(e, SC_REC_ENTER, syscall);
+	if (syscall == SC_SYS_EXECVEAT) {
+		e->args[0] = args[0];
+		e->args[4] = args[4];
+	}
+	e->hdr.size = SC_ENTER_SIZE;
+	e->nstrings = 0;
+	e->flags = SC_ENTER_DEFERRED | SC_ENTER_REFETCH;
+	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
 SEC("tracepoint/syscalls/sys_enter_execve")
 int enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
 	/* execve(filename, argv, envp) */
 	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0 };
 
-	if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVE, (const char *)args[0],
-			(const char *const *)args[1], 0, 0))
+	if (cfg_defer_exec_strings)
+		enter_exec_deferred(SC_SYS_EXECVE, args);
+	else if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVE, (const char *)args[0],
+			     (const char *const *)args[1], 0, 0))
 		keep_for_refetch(SC_SYS_EXECVE, args);
 	return 0;
 }
@@ -703,8 +834,10 @@ int enter_execveat(struct trace_event_raw_sys_enter *ctx)
 	/* execveat(dirfd, filename, argv, envp, flags) */
 	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], 0 };
 
-	if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVEAT, (const char *)args[1],
-			(const char *const *)args[2], args[0], args[4]))
+	if (cfg_defer_exec_strings)
+		enter_exec_deferred(SC_SYS_EXECVEAT, args);
+	else if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVEAT, (const char *)args[1],
+			     (const char *const *)args[2], args[0], args[4]))
 		keep_for_refetch(SC_SYS_EXECVEAT, args);
 	return 0;
 }

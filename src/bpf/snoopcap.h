@@ -18,7 +18,12 @@
 #ifndef SNOOPCAP_H
 #define SNOOPCAP_H
 
-#define SC_LAYOUT_VERSION 1
+/*
+ * Version 2 has the same structs as version 1 and adds the entry flag
+ * SC_ENTER_DEFERRED (an exec entry whose strings all come in its refetch
+ * record). Replay decodes both.
+ */
+#define SC_LAYOUT_VERSION 2
 
 #define SC_TASK_COMM_LEN 16
 
@@ -69,6 +74,13 @@ struct sc_record_header {
 #define SC_ENTER_ARGV_NULL 0x2      /* exec: the argv pointer itself was NULL */
 #define SC_ENTER_ARGV_FAULT 0x4     /* exec: reading the argv pointer array failed */
 #define SC_ENTER_REFETCH 0x8        /* some argument was unreadable: a SC_REC_REFETCH record follows */
+/*
+ * exec (layout 2+): no string items at all, and SC_ENTER_REFETCH with it. The
+ * strings were not read at entry but once the kernel had copied them (and so
+ * paged them in): a forked child's argv literals are usually not present at
+ * entry, and a read that faults costs more than the whole record.
+ */
+#define SC_ENTER_DEFERRED 0x10
 
 /*
  * Fixed part of a syscall-entry record. args[i] holds syscall argument i when
@@ -140,7 +152,13 @@ enum sc_loss_reason {
 	SC_LOST_ENTER_RINGBUF = 0, /* an entry record did not fit in the ring buffer */
 	SC_LOST_EXIT_RINGBUF = 1,  /* an exit record did not fit in the ring buffer */
 	SC_LOST_SCRATCH_BUSY = 2,  /* the per-CPU scratch buffer was in use by a preempted program */
-	SC_LOST_REASONS = 3,
+	/*
+	 * A refetch record was not written (ring buffer full, scratch busy, or no
+	 * task storage for the pointers): its call's event is still complete
+	 * except for the arguments the entry could not (or did not) read.
+	 */
+	SC_LOST_REFETCH = 3,
+	SC_LOST_REASONS = 4,
 };
 
 #endif /* SNOOPCAP_H */

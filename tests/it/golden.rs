@@ -76,12 +76,16 @@ fn replay_matches_the_golden_outputs() {
 fn every_fixture_has_golden_outputs_and_a_recorded_command() {
     let cases = manifest();
     let readme = fs::read_to_string(repo().join("testdata/README.md")).expect("testdata/README.md");
-    for entry in fs::read_dir(repo().join("testdata")).expect("testdata") {
+    let fixtures = ["testdata", "testdata/layout1"]
+        .iter()
+        .flat_map(|dir| fs::read_dir(repo().join(dir)).expect("testdata"));
+    for entry in fixtures {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "snoop") {
+            // Relative to testdata/, as the README names it.
             let name = path
-                .file_name()
-                .expect("name")
+                .strip_prefix(repo().join("testdata"))
+                .expect("under testdata")
                 .to_string_lossy()
                 .into_owned();
             assert!(
@@ -91,7 +95,7 @@ fn every_fixture_has_golden_outputs_and_a_recorded_command() {
                 "{name} has no golden outputs"
             );
             assert!(
-                readme.contains(&name),
+                readme.contains(&format!("`{name}`")),
                 "testdata/README.md does not describe {name}"
             );
         }

@@ -356,20 +356,28 @@ fn exec_args(dirfd: Option<i32>, flags: Option<u32>, filename: &str, argv: &[&st
     }
 }
 
-/// Reads the refetch records of a capture: (pid, tid, syscall).
-fn refetch_records(path: &Path) -> Vec<(u32, u32, Syscall)> {
+/// A refetch record: (pid, tid, syscall).
+type Refetch = (u32, u32, Syscall);
+
+/// Reads the refetch records of a capture, and the
+/// exec entry records: (pid, whether it deferred its strings).
+fn raw_records(path: &Path) -> (Vec<Refetch>, Vec<(u32, bool)>) {
     let file = File::open(path).expect("open capture");
     let mut reader = CaptureReader::new(BufReader::new(file)).expect("capture header");
     let layout = reader.header().layout_version;
-    let mut out = Vec::new();
+    let (mut refetches, mut exec_entries) = (Vec::new(), Vec::new());
     while let Some(record) = reader.next_record().expect("readable capture") {
         if let Record::Kernel(raw) = record {
-            if let RawRecord::Refetch(r) = decode::decode(raw, layout).expect("decodable") {
-                out.push((r.pid, r.tid, r.syscall));
+            match decode::decode(raw, layout).expect("decodable") {
+                RawRecord::Refetch(r) => refetches.push((r.pid, r.tid, r.syscall)),
+                RawRecord::Enter(e) if e.syscall.is_exec() => {
+                    exec_entries.push((e.pid, e.deferred()))
+                }
+                _ => {}
             }
         }
     }
-    out
+    (refetches, exec_entries)
 }
 
 fn wait_timeout(child: &mut Child, limit: Duration) -> ExitStatus {
@@ -411,8 +419,12 @@ fn stop_ok(recording: Recording) -> String {
 // ---------------------------------------------------------------------------
 
 struct Full {
+    /// How exec strings were read: "deferred" (the default) or "at entry".
+    how: &'static str,
     capture: Replayed,
-    refetches: Vec<(u32, u32, Syscall)>,
+    refetches: Vec<Refetch>,
+    /// (pid, deferred) of every exec entry record.
+    exec_entries: Vec<(u32, bool)>,
     all: Ran,
     unpaged: Ran,
     cgroup_id: u64,
@@ -431,7 +443,24 @@ struct Full {
 /// proof), so the recording runs alone.
 fn full(_guard: &MutexGuard<'static, ()>) -> &'static Full {
     static FULL: OnceLock<Full> = OnceLock::new();
-    FULL.get_or_init(|| {
+    FULL.get_or_init(|| record_full("deferred", &[]))
+}
+
+/// The same recording with `--exec-args-at-entry`: exec strings read at
+/// entry (what record does on kernels without sched_prepare_exec).
+fn full_at_entry(_guard: &MutexGuard<'static, ()>) -> &'static Full {
+    static FULL: OnceLock<Full> = OnceLock::new();
+    FULL.get_or_init(|| record_full("at entry", &["--exec-args-at-entry"]))
+}
+
+/// Both recordings, for the exec tests: each way of reading exec strings
+/// must capture the same.
+fn both_fulls(guard: &MutexGuard<'static, ()>) -> [&'static Full; 2] {
+    [full(guard), full_at_entry(guard)]
+}
+
+fn record_full(how: &'static str, options: &[&str]) -> Full {
+    {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("full.snoop");
         let cgroup = TempCgroup::new("full");
@@ -440,15 +469,18 @@ fn full(_guard: &MutexGuard<'static, ()>) -> &'static Full {
             .trim_end()
             .to_string();
         let before_ns = now_ns();
-        let recording = Recording::start(&path, &[]);
+        let recording = Recording::start(&path, options);
         let all = run_workload("all", Some(&cgroup.path));
         let unpaged = run_workload("unpaged", Some(&cgroup.path));
         let record_stderr = stop_ok(recording);
         let after_ns = now_ns();
         let meta = fs::metadata(&path).expect("the capture exists");
+        let (refetches, exec_entries) = raw_records(&path);
         Full {
+            how,
             capture: common::read_capture(&path),
-            refetches: refetch_records(&path),
+            refetches,
+            exec_entries,
             all,
             unpaged,
             cgroup_id: cgroup.id(),
@@ -460,7 +492,7 @@ fn full(_guard: &MutexGuard<'static, ()>) -> &'static Full {
             file_len: meta.len(),
             file_mode: meta.permissions().mode() & 0o7777,
         }
-    })
+    }
 }
 
 impl Full {
@@ -494,50 +526,52 @@ fn execve_success_and_failure_are_captured_exactly() {
         return;
     }
     let guard = common::bpf_lock();
-    let f = full(&guard);
-    let events = &f.capture.events;
-    let execs = f.all.calls_named("execve");
-    assert_eq!(execs.len(), 2, "the exec and exec-fail scenarios ran");
+    for f in both_fulls(&guard) {
+        eprintln!("exec strings read {}", f.how);
+        let events = &f.capture.events;
+        let execs = f.all.calls_named("execve");
+        assert_eq!(execs.len(), 2, "the exec and exec-fail scenarios ran");
 
-    // execve("/bin/true", {"true", "first-arg", "with space", "quote\"d"}) succeeds.
-    let ok = execs[0];
-    let ev = only_event_of(events, ok.pid);
-    assert_eq!(ev.syscall, Syscall::Execve);
-    check_identity(ev, &f.exec_identity(&f.all, ok, "true"), &f.capture, &f.all);
-    assert_eq!(
-        ev.args,
-        exec_args(
-            None,
-            None,
-            ok.get("filename").expect("filename"),
-            &["true", "first-arg", "with space", "quote\"d"]
-        )
-    );
+        // execve("/bin/true", {"true", "first-arg", "with space", "quote\"d"}) succeeds.
+        let ok = execs[0];
+        let ev = only_event_of(events, ok.pid);
+        assert_eq!(ev.syscall, Syscall::Execve);
+        check_identity(ev, &f.exec_identity(&f.all, ok, "true"), &f.capture, &f.all);
+        assert_eq!(
+            ev.args,
+            exec_args(
+                None,
+                None,
+                ok.get("filename").expect("filename"),
+                &["true", "first-arg", "with space", "quote\"d"]
+            )
+        );
 
-    // execve("/nonexistent/snoopcap-missing", {"missing", "x"}) fails with ENOENT.
-    let fail = execs[1];
-    assert_eq!((fail.ret, fail.errno), (-1, libc::ENOENT as i64));
-    let ev = only_event_of(events, fail.pid);
-    assert_eq!(ev.syscall, Syscall::Execve);
-    let want = Identity {
-        error: Some("ENOENT"),
-        ..f.exec_identity(&f.all, fail, "true")
-    };
-    check_identity(ev, &want, &f.capture, &f.all);
-    assert_eq!(
-        ev.args,
-        exec_args(
-            None,
-            None,
-            "/nonexistent/snoopcap-missing",
-            &["missing", "x"]
-        )
-    );
-    assert_eq!(
-        fail.get("filename"),
-        Some("/nonexistent/snoopcap-missing"),
-        "the workload reports what it passed"
-    );
+        // execve("/nonexistent/snoopcap-missing", {"missing", "x"}) fails with ENOENT.
+        let fail = execs[1];
+        assert_eq!((fail.ret, fail.errno), (-1, libc::ENOENT as i64));
+        let ev = only_event_of(events, fail.pid);
+        assert_eq!(ev.syscall, Syscall::Execve);
+        let want = Identity {
+            error: Some("ENOENT"),
+            ..f.exec_identity(&f.all, fail, "true")
+        };
+        check_identity(ev, &want, &f.capture, &f.all);
+        assert_eq!(
+            ev.args,
+            exec_args(
+                None,
+                None,
+                "/nonexistent/snoopcap-missing",
+                &["missing", "x"]
+            )
+        );
+        assert_eq!(
+            fail.get("filename"),
+            Some("/nonexistent/snoopcap-missing"),
+            "the workload reports what it passed"
+        );
+    }
 }
 
 #[test]
@@ -546,42 +580,82 @@ fn execveat_success_and_failure_are_captured_exactly() {
         return;
     }
     let guard = common::bpf_lock();
-    let f = full(&guard);
-    let events = &f.capture.events;
-    let calls = f.all.calls_named("execveat");
-    assert_eq!(calls.len(), 2, "both execveat calls ran");
+    for f in both_fulls(&guard) {
+        eprintln!("exec strings read {}", f.how);
+        let events = &f.capture.events;
+        let calls = f.all.calls_named("execveat");
+        assert_eq!(calls.len(), 2, "both execveat calls ran");
 
-    // execveat(dirfd of /bin, "true", {"true", "via-execveat"}, 0) succeeds.
-    let ok = calls[0];
-    let dirfd: i32 = ok.get("dirfd").expect("dirfd").parse().expect("a number");
-    assert!(dirfd >= 0);
-    let ev = only_event_of(events, ok.pid);
-    assert_eq!(
-        ev.syscall,
-        Syscall::Execveat,
-        "a successful execveat is an execveat, though it exits through execve's tracepoint"
-    );
-    check_identity(ev, &f.exec_identity(&f.all, ok, "true"), &f.capture, &f.all);
-    assert_eq!(
-        ev.args,
-        exec_args(Some(dirfd), Some(0), "true", &["true", "via-execveat"])
-    );
+        // execveat(dirfd of /bin, "true", {"true", "via-execveat"}, 0) succeeds.
+        let ok = calls[0];
+        let dirfd: i32 = ok.get("dirfd").expect("dirfd").parse().expect("a number");
+        assert!(dirfd >= 0);
+        let ev = only_event_of(events, ok.pid);
+        assert_eq!(
+            ev.syscall,
+            Syscall::Execveat,
+            "a successful execveat is an execveat, though it exits through execve's tracepoint"
+        );
+        check_identity(ev, &f.exec_identity(&f.all, ok, "true"), &f.capture, &f.all);
+        assert_eq!(
+            ev.args,
+            exec_args(Some(dirfd), Some(0), "true", &["true", "via-execveat"])
+        );
 
-    // execveat(AT_FDCWD, "", {"x"}, AT_EMPTY_PATH) fails with EACCES (a directory).
-    let fail = calls[1];
-    assert_eq!((fail.ret, fail.errno), (-1, libc::EACCES as i64));
-    assert_eq!(fail.get("flags"), Some(AT_EMPTY_PATH.to_string().as_str()));
-    let ev = only_event_of(events, fail.pid);
-    assert_eq!(ev.syscall, Syscall::Execveat);
-    let want = Identity {
-        error: Some("EACCES"),
-        ..f.exec_identity(&f.all, fail, "true")
-    };
-    check_identity(ev, &want, &f.capture, &f.all);
-    assert_eq!(
-        ev.args,
-        exec_args(Some(AT_FDCWD), Some(AT_EMPTY_PATH), "", &["x"])
-    );
+        // execveat(AT_FDCWD, "", {"x"}, AT_EMPTY_PATH) fails with EACCES (a directory).
+        let fail = calls[1];
+        assert_eq!((fail.ret, fail.errno), (-1, libc::EACCES as i64));
+        assert_eq!(fail.get("flags"), Some(AT_EMPTY_PATH.to_string().as_str()));
+        let ev = only_event_of(events, fail.pid);
+        assert_eq!(ev.syscall, Syscall::Execveat);
+        let want = Identity {
+            error: Some("EACCES"),
+            ..f.exec_identity(&f.all, fail, "true")
+        };
+        check_identity(ev, &want, &f.capture, &f.all);
+        assert_eq!(
+            ev.args,
+            exec_args(Some(AT_FDCWD), Some(AT_EMPTY_PATH), "", &["x"])
+        );
+    }
+}
+
+#[test]
+fn exec_strings_are_deferred_unless_read_at_entry_is_asked_for() {
+    if !common::require_root("exec_strings_are_deferred_unless_read_at_entry_is_asked_for") {
+        return;
+    }
+    let guard = common::bpf_lock();
+    for f in both_fulls(&guard) {
+        let deferred = f.how == "deferred";
+        let pids: Vec<u32> = [&f.all, &f.unpaged]
+            .iter()
+            .flat_map(|ran| ran.calls.iter())
+            .filter(|c| c.name.starts_with("exec"))
+            .map(|c| c.pid)
+            .collect();
+        assert!(pids.len() >= 7, "the workloads exec: {pids:?}");
+        for pid in pids {
+            let entries: Vec<bool> = f
+                .exec_entries
+                .iter()
+                .filter(|&&(p, _)| p == pid)
+                .map(|&(_, d)| d)
+                .collect();
+            assert_eq!(
+                entries,
+                vec![deferred],
+                "pid {pid}: one exec entry, strings {}",
+                f.how
+            );
+            if deferred {
+                assert!(
+                    f.refetches.iter().any(|&(p, _, _)| p == pid),
+                    "pid {pid}: a deferred exec's strings come in a refetch record"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -590,27 +664,29 @@ fn exec_from_a_thread_pairs_with_the_calling_thread() {
         return;
     }
     let guard = common::bpf_lock();
-    let f = full(&guard);
-    let call = f.all.call("execve-thread");
-    assert_ne!(
-        call.tid, call.pid,
-        "the workload execs from a non-leader thread"
-    );
-    // The entry is the thread's, the exit the leader's (the thread takes over
-    // the leader's id): still one paired event, no orphans for this process.
-    let ev = only_event_of(&f.capture.events, call.pid);
-    assert_eq!(ev.syscall, Syscall::Execve);
-    check_identity(
-        ev,
-        &f.exec_identity(&f.all, call, "true"),
-        &f.capture,
-        &f.all,
-    );
-    assert_eq!(
-        ev.args,
-        exec_args(None, None, "/bin/true", &["true", "from-thread"])
-    );
-    assert!(f.capture.stats.exec_leader_pairings >= 1);
+    for f in both_fulls(&guard) {
+        eprintln!("exec strings read {}", f.how);
+        let call = f.all.call("execve-thread");
+        assert_ne!(
+            call.tid, call.pid,
+            "the workload execs from a non-leader thread"
+        );
+        // The entry is the thread's, the exit the leader's (the thread takes over
+        // the leader's id): still one paired event, no orphans for this process.
+        let ev = only_event_of(&f.capture.events, call.pid);
+        assert_eq!(ev.syscall, Syscall::Execve);
+        check_identity(
+            ev,
+            &f.exec_identity(&f.all, call, "true"),
+            &f.capture,
+            &f.all,
+        );
+        assert_eq!(
+            ev.args,
+            exec_args(None, None, "/bin/true", &["true", "from-thread"])
+        );
+        assert!(f.capture.stats.exec_leader_pairings >= 1);
+    }
 }
 
 #[test]
@@ -906,135 +982,137 @@ fn unreadable_arguments_are_refetched() {
         return;
     }
     let guard = common::bpf_lock();
-    let f = full(&guard);
-    let ran = &f.unpaged;
-    let events = &f.capture.events;
-    let refetched = |pid: u32, syscall: Syscall| {
-        f.refetches
-            .iter()
-            .any(|&(p, _, s)| p == pid && s == syscall)
-    };
+    for f in both_fulls(&guard) {
+        eprintln!("exec strings read {}", f.how);
+        let ran = &f.unpaged;
+        let events = &f.capture.events;
+        let refetched = |pid: u32, syscall: Syscall| {
+            f.refetches
+                .iter()
+                .any(|&(p, _, s)| p == pid && s == syscall)
+        };
 
-    let execs = ran.calls_named("execve");
-    assert_eq!(execs.len(), 2);
-    for (call, args) in [
-        (
-            execs[0],
-            exec_args(None, None, "/bin/true", &["true", "unpaged-arg"]),
-        ),
-        (
-            execs[1],
-            exec_args(
-                None,
-                None,
-                "/nonexistent/snoopcap-unpaged",
-                &["missing-unpaged", "y"],
+        let execs = ran.calls_named("execve");
+        assert_eq!(execs.len(), 2);
+        for (call, args) in [
+            (
+                execs[0],
+                exec_args(None, None, "/bin/true", &["true", "unpaged-arg"]),
             ),
-        ),
-    ] {
+            (
+                execs[1],
+                exec_args(
+                    None,
+                    None,
+                    "/nonexistent/snoopcap-unpaged",
+                    &["missing-unpaged", "y"],
+                ),
+            ),
+        ] {
+            let ev = only_event_of(events, call.pid);
+            assert!(
+                refetched(call.pid, Syscall::Execve),
+                "the strings of pid {} were unreadable at entry: a refetch record",
+                call.pid
+            );
+            let want = Identity {
+                error: error_name(kernel_ret(call)),
+                ..f.exec_identity(ran, call, "true")
+            };
+            check_identity(ev, &want, &f.capture, ran);
+            assert_eq!(ev.syscall, Syscall::Execve);
+            assert_eq!(ev.args, args);
+        }
+
+        // execveat: everything but the filename (see the next test).
+        let call = ran.call("execveat");
+        let dirfd: i32 = call.get("dirfd").expect("dirfd").parse().expect("a number");
         let ev = only_event_of(events, call.pid);
-        assert!(
-            refetched(call.pid, Syscall::Execve),
-            "the strings of pid {} were unreadable at entry: a refetch record",
-            call.pid
-        );
-        let want = Identity {
-            error: error_name(kernel_ret(call)),
-            ..f.exec_identity(ran, call, "true")
+        assert!(refetched(call.pid, Syscall::Execveat));
+        check_identity(ev, &f.exec_identity(ran, call, "true"), &f.capture, ran);
+        assert_eq!(ev.syscall, Syscall::Execveat);
+        let Args::Exec {
+            dirfd: got_dirfd,
+            flags,
+            args,
+            args_truncated,
+            ..
+        } = &ev.args
+        else {
+            panic!("exec arguments: {:?}", ev.args);
         };
-        check_identity(ev, &want, &f.capture, ran);
-        assert_eq!(ev.syscall, Syscall::Execve);
-        assert_eq!(ev.args, args);
-    }
-
-    // execveat: everything but the filename (see the next test).
-    let call = ran.call("execveat");
-    let dirfd: i32 = call.get("dirfd").expect("dirfd").parse().expect("a number");
-    let ev = only_event_of(events, call.pid);
-    assert!(refetched(call.pid, Syscall::Execveat));
-    check_identity(ev, &f.exec_identity(ran, call, "true"), &f.capture, ran);
-    assert_eq!(ev.syscall, Syscall::Execveat);
-    let Args::Exec {
-        dirfd: got_dirfd,
-        flags,
-        args,
-        args_truncated,
-        ..
-    } = &ev.args
-    else {
-        panic!("exec arguments: {:?}", ev.args);
-    };
-    assert_eq!(
-        (*got_dirfd, *flags, *args_truncated),
-        (Some(dirfd), Some(0), false)
-    );
-    assert_eq!(args, &vec![s("true"), s("unpaged-at")]);
-
-    // Mount family: each call's strings in a mapping never touched before.
-    let child = ran.call("mount").pid;
-    let dir = ran.call("mount").get("target").expect("target").to_string();
-    let fsfd = i32::try_from(ran.call("fsopen").ret).expect("an fd");
-    let calls: Vec<&Call> = ran.calls.iter().filter(|c| c.pid == child).collect();
-    let evs = events_of(events, child);
-    assert_eq!(evs.len(), 5, "private mount + 4 calls: {evs:#?}");
-    assert_eq!(calls.len(), 4, "{calls:#?}");
-    let private = Args::Mount {
-        source: s("none"),
-        target: s("/"),
-        fstype: null(),
-        flags: MS_REC | MS_PRIVATE,
-        data: null(),
-    };
-    assert_eq!(evs[0].args, private, "the private-namespace setup");
-    let mount_ns = evs[0].mnt_ns;
-    assert_ne!(mount_ns, f.host_mnt_ns);
-    let expected = [
-        Args::Mount {
-            source: s("snoopcap-unpaged"),
-            target: s(&dir),
-            fstype: s("tmpfs"),
-            flags: MS_NOSUID,
-            data: s("size=16k"),
-        },
-        Args::Umount {
-            target: s(&dir),
-            flags: 0,
-        },
-        Args::Fsopen {
-            fsname: s("tmpfs"),
-            flags: FSOPEN_CLOEXEC,
-        },
-        Args::Fsconfig {
-            fd: fsfd,
-            cmd: FSCONFIG_SET_STRING,
-            key: s("size"),
-            value: s("2m"),
-            aux: 0,
-        },
-    ];
-    for ((ev, call), args) in evs[1..].iter().zip(calls).zip(expected) {
-        assert_eq!(ev.syscall.name(), call.name, "the events follow the calls");
-        assert!(
-            refetched(child, ev.syscall),
-            "{} of pid {child} was unreadable at entry and read again",
-            ev.syscall
+        assert_eq!(
+            (*got_dirfd, *flags, *args_truncated),
+            (Some(dirfd), Some(0), false)
         );
-        let want = Identity {
-            pid: child,
-            tid: call.tid,
-            ppid: ran.pid,
-            uid: 0,
-            gid: 0,
-            comm: "workload",
-            comm_before: "workload",
-            pcomm: "workload".to_string(),
-            mnt_ns: mount_ns,
-            cgroup_id: f.cgroup_id,
-            ret: kernel_ret(call),
-            error: None,
+        assert_eq!(args, &vec![s("true"), s("unpaged-at")]);
+
+        // Mount family: each call's strings in a mapping never touched before.
+        let child = ran.call("mount").pid;
+        let dir = ran.call("mount").get("target").expect("target").to_string();
+        let fsfd = i32::try_from(ran.call("fsopen").ret).expect("an fd");
+        let calls: Vec<&Call> = ran.calls.iter().filter(|c| c.pid == child).collect();
+        let evs = events_of(events, child);
+        assert_eq!(evs.len(), 5, "private mount + 4 calls: {evs:#?}");
+        assert_eq!(calls.len(), 4, "{calls:#?}");
+        let private = Args::Mount {
+            source: s("none"),
+            target: s("/"),
+            fstype: null(),
+            flags: MS_REC | MS_PRIVATE,
+            data: null(),
         };
-        check_identity(ev, &want, &f.capture, ran);
-        assert_eq!(ev.args, args);
+        assert_eq!(evs[0].args, private, "the private-namespace setup");
+        let mount_ns = evs[0].mnt_ns;
+        assert_ne!(mount_ns, f.host_mnt_ns);
+        let expected = [
+            Args::Mount {
+                source: s("snoopcap-unpaged"),
+                target: s(&dir),
+                fstype: s("tmpfs"),
+                flags: MS_NOSUID,
+                data: s("size=16k"),
+            },
+            Args::Umount {
+                target: s(&dir),
+                flags: 0,
+            },
+            Args::Fsopen {
+                fsname: s("tmpfs"),
+                flags: FSOPEN_CLOEXEC,
+            },
+            Args::Fsconfig {
+                fd: fsfd,
+                cmd: FSCONFIG_SET_STRING,
+                key: s("size"),
+                value: s("2m"),
+                aux: 0,
+            },
+        ];
+        for ((ev, call), args) in evs[1..].iter().zip(calls).zip(expected) {
+            assert_eq!(ev.syscall.name(), call.name, "the events follow the calls");
+            assert!(
+                refetched(child, ev.syscall),
+                "{} of pid {child} was unreadable at entry and read again",
+                ev.syscall
+            );
+            let want = Identity {
+                pid: child,
+                tid: call.tid,
+                ppid: ran.pid,
+                uid: 0,
+                gid: 0,
+                comm: "workload",
+                comm_before: "workload",
+                pcomm: "workload".to_string(),
+                mnt_ns: mount_ns,
+                cgroup_id: f.cgroup_id,
+                ret: kernel_ret(call),
+                error: None,
+            };
+            check_identity(ev, &want, &f.capture, ran);
+            assert_eq!(ev.args, args);
+        }
     }
 }
 
@@ -1044,19 +1122,21 @@ fn execveat_filename_read_late_is_the_one_passed() {
         return;
     }
     let guard = common::bpf_lock();
-    let f = full(&guard);
-    let call = f.unpaged.call("execveat");
-    let ev = only_event_of(&f.capture.events, call.pid);
-    let Args::Exec { filename, .. } = &ev.args else {
-        panic!("exec arguments: {:?}", ev.args);
-    };
-    // The refetch must read the string the caller passed, not the kernel's
-    // rewritten "/dev/fd/<dirfd>/true" (bprm->filename).
-    assert_eq!(
-        text(&filename.bytes),
-        "true",
-        "execveat's filename as passed (dirfd is a field of its own)"
-    );
+    for f in both_fulls(&guard) {
+        eprintln!("exec strings read {}", f.how);
+        let call = f.unpaged.call("execveat");
+        let ev = only_event_of(&f.capture.events, call.pid);
+        let Args::Exec { filename, .. } = &ev.args else {
+            panic!("exec arguments: {:?}", ev.args);
+        };
+        // The refetch must read the string the caller passed, not the kernel's
+        // rewritten "/dev/fd/<dirfd>/true" (bprm->filename).
+        assert_eq!(
+            text(&filename.bytes),
+            "true",
+            "execveat's filename as passed (dirfd is a field of its own)"
+        );
+    }
 }
 
 #[test]
