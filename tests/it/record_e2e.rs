@@ -496,6 +496,19 @@ fn record_full(how: &'static str, options: &[&str]) -> Full {
 }
 
 impl Full {
+    /// Checks the event of a failed exec of `workload all` against the call.
+    fn check_failed_exec(&self, call: &Call, syscall: Syscall, errno: i32, args: Args) {
+        assert_eq!((call.ret, call.errno), (-1, i64::from(errno)));
+        let ev = only_event_of(&self.capture.events, call.pid);
+        assert_eq!(ev.syscall, syscall);
+        let want = Identity {
+            error: error_name(-i64::from(errno)),
+            ..self.exec_identity(&self.all, call, "true")
+        };
+        check_identity(ev, &want, &self.capture, &self.all);
+        assert_eq!(ev.args, args);
+    }
+
     /// The identity of a successful exec of /bin/true by a child of `ran`.
     fn exec_identity(&self, ran: &Ran, call: &Call, ok_comm: &'static str) -> Identity {
         let ret = kernel_ret(call);
@@ -549,22 +562,16 @@ fn execve_success_and_failure_are_captured_exactly() {
 
         // execve("/nonexistent/snoopcap-missing", {"missing", "x"}) fails with ENOENT.
         let fail = execs[1];
-        assert_eq!((fail.ret, fail.errno), (-1, libc::ENOENT as i64));
-        let ev = only_event_of(events, fail.pid);
-        assert_eq!(ev.syscall, Syscall::Execve);
-        let want = Identity {
-            error: Some("ENOENT"),
-            ..f.exec_identity(&f.all, fail, "true")
-        };
-        check_identity(ev, &want, &f.capture, &f.all);
-        assert_eq!(
-            ev.args,
+        f.check_failed_exec(
+            fail,
+            Syscall::Execve,
+            libc::ENOENT,
             exec_args(
                 None,
                 None,
                 "/nonexistent/snoopcap-missing",
-                &["missing", "x"]
-            )
+                &["missing", "x"],
+            ),
         );
         assert_eq!(
             fail.get("filename"),
@@ -604,18 +611,12 @@ fn execveat_success_and_failure_are_captured_exactly() {
 
         // execveat(AT_FDCWD, "", {"x"}, AT_EMPTY_PATH) fails with EACCES (a directory).
         let fail = calls[1];
-        assert_eq!((fail.ret, fail.errno), (-1, libc::EACCES as i64));
         assert_eq!(fail.get("flags"), Some(AT_EMPTY_PATH.to_string().as_str()));
-        let ev = only_event_of(events, fail.pid);
-        assert_eq!(ev.syscall, Syscall::Execveat);
-        let want = Identity {
-            error: Some("EACCES"),
-            ..f.exec_identity(&f.all, fail, "true")
-        };
-        check_identity(ev, &want, &f.capture, &f.all);
-        assert_eq!(
-            ev.args,
-            exec_args(Some(AT_FDCWD), Some(AT_EMPTY_PATH), "", &["x"])
+        f.check_failed_exec(
+            fail,
+            Syscall::Execveat,
+            libc::EACCES,
+            exec_args(Some(AT_FDCWD), Some(AT_EMPTY_PATH), "", &["x"]),
         );
     }
 }
