@@ -1697,12 +1697,13 @@ mod tests {
             .map(|&sc| sample_enter(sc, 1, 2, 3).build())
             .collect();
         out.push(exit(Syscall::Execve, 1, 2, 3, 0, "ls"));
+        out.push(deferred_exec(Syscall::Execveat).build());
         out
     }
 
     proptest! {
         #[test]
-        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400), version in 0u32..3) {
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400), version in 0u32..4) {
             let _ = decode(&bytes, version);
             let _ = record_len(&bytes, version);
             let _ = split_records(&bytes, version).count();
@@ -1710,7 +1711,7 @@ mod tests {
 
         #[test]
         fn mutated_records_never_panic(
-            which in 0usize..12,
+            which in 0usize..13,
             edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
             cut in proptest::option::of(any::<usize>()),
         ) {
@@ -1723,8 +1724,10 @@ mod tests {
             if let Some(cut) = cut {
                 raw.truncate(cut % (raw.len() + 1));
             }
-            let _ = decode(&raw, 1);
-            let _ = split_records(&raw, 1).count();
+            for version in [1, 2] {
+                let _ = decode(&raw, version);
+                let _ = split_records(&raw, version).count();
+            }
         }
 
         #[test]

@@ -48,12 +48,14 @@ enum sc_record_kind {
 	SC_REC_EXIT = 2,  /* struct sc_exit */
 	/*
 	 * struct sc_enter followed by string items, like SC_REC_ENTER: the
-	 * pointer arguments read again after the kernel used them, because
-	 * some could not be read at entry (SC_ENTER_REFETCH: the page was not
-	 * present, and tracepoint programs cannot fault it in). Written before
-	 * the exit record of the same call; replay fills the entry's
-	 * unreadable items from it. For an exec it is read just before the
-	 * old image is replaced (tracepoint sched_prepare_exec).
+	 * pointer arguments read after the kernel used them, because some
+	 * could not be read at entry (SC_ENTER_REFETCH: the page was not
+	 * present, and tracepoint programs cannot fault it in) or an exec's
+	 * were not read there (SC_ENTER_DEFERRED). Written before the exit
+	 * record of the same call; replay fills the entry's missing items from
+	 * it. For an exec it is read just before the old image is replaced
+	 * (tracepoint sched_prepare_exec), or at the exit of a failed one. Its
+	 * identity fields (cgroup_id .. pcomm) are zero: the entry has them.
 	 */
 	SC_REC_REFETCH = 3,
 };
