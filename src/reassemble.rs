@@ -312,8 +312,26 @@ impl Reassembler {
         match target.and_then(|t| self.pending.get_mut(&t)) {
             Some(pending) => {
                 if pending.entry.deferred() {
-                    // The entry read nothing: the refetch is the whole argument list.
-                    pending.entry.args = refetch.args;
+                    // The entry read no strings: the refetch has all of them
+                    // (the integer arguments stay the entry's).
+                    if let (
+                        Args::Exec {
+                            filename,
+                            args,
+                            args_truncated,
+                            ..
+                        },
+                        Args::Exec {
+                            filename: new_filename,
+                            args: new_args,
+                            args_truncated: new_truncated,
+                            ..
+                        },
+                    ) = (&mut pending.entry.args, refetch.args)
+                    {
+                        (*filename, *args, *args_truncated) =
+                            (new_filename, new_args, new_truncated);
+                    }
                     pending.entry.flags =
                         refetch.flags | crate::bpf::layout::SC_ENTER_REFETCH as u16;
                 } else {

@@ -653,9 +653,8 @@ static __always_inline void refetch_exec_from_regs(__u8 syscall, struct task_str
 	else
 		handle_exec(SC_REC_REFETCH, SC_SYS_EXECVEAT,
 			    (const char *)PT_REGS_PARM2_SYSCALL(regs),
-			    (const char *const *)PT_REGS_PARM3_SYSCALL(regs),
-			    (int)PT_REGS_PARM1_SYSCALL(regs),
-			    (int)PT_REGS_PARM5_SYSCALL(regs));
+			    (const char *const *)PT_REGS_PARM3_SYSCALL(regs), PT_REGS_PARM1_SYSCALL(regs),
+			    PT_REGS_PARM5_SYSCALL(regs));
 }
 
 /* ---- exit, shared by every syscall ---- */
@@ -725,7 +724,8 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
  * An exec whose entry deferred its strings or could not read them all, at the
  * last moment the old image is still there: the kernel has just copied the
  * filename and argv (and so paged them in), and the point of no return is
- * next. Read them from the pointers the entry kept. (Linux 6.10+; without
+ * next. Read them from the pointers the caller passed: the saved syscall
+ * registers for a deferred exec, task storage otherwise. (Linux 6.10+; without
  * this tracepoint the loader leaves it out and turns deferral off, and a
  * successful exec keeps what its entry read.)
  */
