@@ -10,7 +10,9 @@
  * arguments, one of them long, for record's --max-args/--arg-size),
  * uid-exec (an exec as root, then one as uid/gid 65534, for --uid) and
  * unpaged (exec and mount-family calls whose strings the process has never
- * touched, so that a tracer cannot read them at syscall entry).
+ * touched, so that a tracer cannot read them at syscall entry) and
+ * argv-edge (an exec, then a failing one, whose argv array ends right where
+ * an inaccessible page begins: reading past its NULL faults).
  * Mount scenarios run in a private mount namespace on a private temp dir, so
  * they touch nothing outside.
  * Build: cc -O2 -pthread -o workload tests/workload.c
@@ -193,6 +195,41 @@ static void do_long_args(void)
 	report("execve-failed-unexpectedly", -1, NULL);
 }
 
+/*
+ * argv (and its NULL) in the last bytes of a page followed by a PROT_NONE
+ * page: a tracer that reads the array in one piece, beyond the NULL, fails
+ * and must read it entry by entry.
+ */
+static char **argv_at_page_end(const char *a0, const char *a1)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED || mprotect(map + page, page, PROT_NONE) != 0) {
+		perror("workload: argv page");
+		exit(1);
+	}
+	char **argv = (char **)(map + page) - 3;
+	argv[0] = (char *)a0;
+	argv[1] = (char *)a1;
+	argv[2] = NULL;
+	return argv;
+}
+
+static void do_edge_exec(void)
+{
+	char **argv = argv_at_page_end("true", "edge-arg");
+	report("execve", 0, "filename=/bin/true");
+	execve("/bin/true", argv, true_envp);
+	report("execve-failed-unexpectedly", -1, NULL);
+}
+
+static void do_edge_exec_fail(void)
+{
+	char **argv = argv_at_page_end("missing", "edge-fail");
+	long ret = execve("/nonexistent/snoopcap-edge", argv, true_envp);
+	report("execve", ret, "filename=/nonexistent/snoopcap-edge");
+}
+
 static void do_exec_as_nobody(void)
 {
 	char *argv[] = {"true", "as-nobody", NULL};
@@ -334,6 +371,10 @@ int main(int argc, char **argv)
 	if (!strcmp(scenario, "uid-exec")) {
 		in_child(do_exec);
 		in_child(do_exec_as_nobody);
+	}
+	if (!strcmp(scenario, "argv-edge")) {
+		in_child(do_edge_exec);
+		in_child(do_edge_exec_fail);
 	}
 	if (!strcmp(scenario, "unpaged")) {
 		in_child(do_unpaged_exec);

@@ -1442,6 +1442,42 @@ fn record_long_args(name: &str, args: &[&str]) -> (Replayed, Ran) {
 }
 
 #[test]
+fn argv_ending_at_an_inaccessible_page_is_read_whole() {
+    if !common::require_root("argv_ending_at_an_inaccessible_page_is_read_whole") {
+        return;
+    }
+    let _guard = common::bpf_lock();
+    // record reads argv[0 .. max_args] in one piece; past this argv's NULL
+    // lies a PROT_NONE page, so it must fall back to one entry at a time.
+    for options in [&[][..], &["--exec-args-at-entry"][..]] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("edge.snoop");
+        let recording = Recording::start(&path, options);
+        let ran = run_workload("argv-edge", None);
+        stop_ok(recording);
+        let capture = common::read_capture(&path);
+        let execs = ran.calls_named("execve");
+        assert_eq!(execs.len(), 2, "{options:?}");
+        for (call, filename, argv) in [
+            (execs[0], "/bin/true", ["true", "edge-arg"]),
+            (
+                execs[1],
+                "/nonexistent/snoopcap-edge",
+                ["missing", "edge-fail"],
+            ),
+        ] {
+            let ev = only_event_of(&capture.events, call.pid);
+            assert_eq!(ev.ret, kernel_ret(call), "{options:?}");
+            assert_eq!(
+                ev.args,
+                exec_args(None, None, filename, &argv),
+                "{options:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn max_args_keeps_that_many_and_says_so() {
     if !common::require_root("max_args_keeps_that_many_and_says_so") {
         return;
