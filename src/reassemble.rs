@@ -311,31 +311,12 @@ impl Reassembler {
         };
         match target.and_then(|t| self.pending.get_mut(&t)) {
             Some(pending) => {
-                if pending.entry.deferred() {
-                    // The entry read no strings: the refetch has all of them
-                    // (the integer arguments stay the entry's).
-                    if let (
-                        Args::Exec {
-                            filename,
-                            args,
-                            args_truncated,
-                            ..
-                        },
-                        Args::Exec {
-                            filename: new_filename,
-                            args: new_args,
-                            args_truncated: new_truncated,
-                            ..
-                        },
-                    ) = (&mut pending.entry.args, refetch.args)
-                    {
-                        (*filename, *args, *args_truncated) =
-                            (new_filename, new_args, new_truncated);
-                    }
+                let deferred = pending.entry.deferred();
+                merge_refetched(&mut pending.entry.args, refetch.args, deferred);
+                if deferred {
+                    // The argv flags are the refetch's now; it is no longer deferred.
                     pending.entry.flags =
                         refetch.flags | crate::bpf::layout::SC_ENTER_REFETCH as u16;
-                } else {
-                    merge_refetched(&mut pending.entry.args, refetch.args);
                 }
                 self.stats.refetches_merged += 1;
             }
@@ -548,8 +529,10 @@ impl Reassembler {
     }
 }
 
-/// Replaces the unreadable items of `entry` by their re-read values.
-fn merge_refetched(entry: &mut Args, refetched: Args) {
+/// Replaces the unreadable items of `entry` by their re-read values; for an
+/// exec entry that `deferred` its strings, all of them (the integer arguments
+/// stay the entry's).
+fn merge_refetched(entry: &mut Args, refetched: Args, deferred: bool) {
     fn fill(slot: &mut Captured, value: Captured) {
         if slot.fault && !value.fault {
             *slot = value;
@@ -570,6 +553,10 @@ fn merge_refetched(entry: &mut Args, refetched: Args) {
                 ..
             },
         ) => {
+            if deferred {
+                (*filename, *args, *args_truncated) = (new_filename, new_args, new_truncated);
+                return;
+            }
             fill(filename, new_filename);
             let argv_unreadable = args.is_empty() || args.iter().any(|a| a.fault);
             if argv_unreadable && !new_args.is_empty() {
