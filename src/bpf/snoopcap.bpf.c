@@ -643,10 +643,8 @@ static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a
 #endif
 
 /* Writes the refetch record of a deferred exec of `syscall` from the saved registers. */
-static __always_inline void refetch_exec_from_regs(__u8 syscall, struct task_struct *task)
+static __always_inline void refetch_exec_from_regs(__u8 syscall, struct pt_regs *regs)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-
 	if (syscall == SC_SYS_EXECVE)
 		handle_exec(SC_REC_REFETCH, SC_SYS_EXECVE, (const char *)PT_REGS_PARM1_SYSCALL(regs),
 			    (const char *const *)PT_REGS_PARM2_SYSCALL(regs), 0, 0);
@@ -698,7 +696,7 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
 	if (cfg_defer_exec_strings && is_exec(syscall)) {
 		/* A successful exec had its strings read at exec_prepare. */
 		if (ret != 0)
-			refetch_exec_from_regs(syscall, task);
+			refetch_exec_from_regs(syscall, (struct pt_regs *)bpf_task_pt_regs(task));
 	} else {
 		refetch_at_exit(syscall, ret, task);
 	}
@@ -735,13 +733,14 @@ int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
 	struct sc_refetch *r;
 
 	if (cfg_defer_exec_strings) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 		/* A kernel-started exec (no syscall) has neither number. */
-		__u64 nr = SC_SYSCALL_NR((struct pt_regs *)bpf_task_pt_regs(task));
+		__u64 nr = SC_SYSCALL_NR(regs);
 
 		if (nr == SC_NR_EXECVE)
-			refetch_exec_from_regs(SC_SYS_EXECVE, task);
+			refetch_exec_from_regs(SC_SYS_EXECVE, regs);
 		else if (nr == SC_NR_EXECVEAT)
-			refetch_exec_from_regs(SC_SYS_EXECVEAT, task);
+			refetch_exec_from_regs(SC_SYS_EXECVEAT, regs);
 		return 0;
 	}
 	r = bpf_task_storage_get(&sc_refetch_map, task, 0, 0);
