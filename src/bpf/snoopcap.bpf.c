@@ -291,29 +291,31 @@ static __always_inline long wakeup_flags(void)
 										    : BPF_RB_NO_WAKEUP;
 }
 
-/* True when the current task passes the kernel-side filters. */
-static __always_inline bool current_is_traced(void)
+/*
+ * The record code takes the current task from its program, which looks it up
+ * once and filters with it; the task's fields are plain loads through its BTF
+ * pointer, not helper calls: a helper call costs about as much as an exec
+ * record's whole ring-buffer output.
+ */
+static __always_inline void fill_header(struct sc_record_header *hdr, __u8 kind, __u8 syscall,
+					struct task_struct *task)
 {
-	return should_trace((struct task_struct *)bpf_get_current_task_btf());
+	hdr->ts_ns = bpf_ktime_get_boot_ns();
+	hdr->pid = task->tgid;
+	hdr->tid = task->pid;
+	hdr->kind = kind;
+	hdr->syscall = syscall;
+	hdr->reserved = 0;
 }
 
-/*
- * Fills the fixed part of a record of the current task. The task's fields
- * are plain loads through its BTF pointer, not helper calls: a helper call
- * costs about as much as an exec record's whole ring-buffer output.
- */
-static __always_inline void fill_enter(struct sc_enter *e, __u8 kind, __u8 syscall)
+/* Fills the fixed part of an entry record of `task`, the current task. */
+static __always_inline void fill_enter(struct sc_enter *e, __u8 kind, __u8 syscall,
+				       struct task_struct *task)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	struct task_struct *parent = task->real_parent;
 	const struct cred *cred = task->cred;
 
-	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
-	e->hdr.pid = task->tgid;
-	e->hdr.tid = task->pid;
-	e->hdr.kind = kind;
-	e->hdr.syscall = syscall;
-	e->hdr.reserved = 0;
+	fill_header(&e->hdr, kind, syscall, task);
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->uid = cred->uid.val;
 	e->gid = cred->gid.val;
@@ -332,21 +334,15 @@ static __always_inline void fill_enter(struct sc_enter *e, __u8 kind, __u8 sysca
  * adds arguments to its entry, which has the identity already: its identity
  * fields stay zero (layout 2).
  */
-static __always_inline void fill_record(struct sc_enter *e, __u8 kind, __u8 syscall)
+static __always_inline void fill_record(struct sc_enter *e, __u8 kind, __u8 syscall,
+					struct task_struct *task)
 {
-	struct task_struct *task;
-
 	if (kind != SC_REC_REFETCH) {
-		fill_enter(e, kind, syscall);
+		fill_enter(e, kind, syscall, task);
 		return;
 	}
-	task = (struct task_struct *)bpf_get_current_task_btf();
 	__builtin_memset(e, 0, sizeof(*e));
-	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
-	e->hdr.pid = task->tgid;
-	e->hdr.tid = task->pid;
-	e->hdr.kind = kind;
-	e->hdr.syscall = syscall;
+	fill_header(&e->hdr, kind, syscall, task);
 }
 
 static __always_inline void submit_enter(struct sc_scratch *scratch, __u32 string_bytes)
@@ -381,9 +377,9 @@ struct {
 	__type(value, struct sc_refetch);
 } sc_refetch_map SEC(".maps");
 
-static __always_inline void keep_for_refetch(__u8 syscall, const __u64 *args)
+static __always_inline void keep_for_refetch(__u8 syscall, const __u64 *args,
+					     struct task_struct *task)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct sc_refetch *r =
 		bpf_task_storage_get(&sc_refetch_map, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
@@ -444,11 +440,14 @@ static long argv_step(__u64 i, void *data)
 }
 
 /*
- * Writes an exec record of `kind`; returns true when an item could not be
- * read (then an entry record says SC_ENTER_REFETCH).
+ * Writes an exec record of `kind` for `task`, the current task, which the
+ * caller has filtered (calls that are not traced never touch, or count, the
+ * scratch); returns true when an item could not be read (then an entry record
+ * says SC_ENTER_REFETCH).
  */
 static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *filename,
-					const char *const *argv, __u64 dirfd, __u64 flags)
+					const char *const *argv, __u64 dirfd, __u64 flags,
+					struct task_struct *task)
 {
 	struct sc_scratch *scratch;
 	struct sc_enter *e;
@@ -459,14 +458,11 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 	bool unreadable = false;
 	__u64 fault_page = 0; /* page number of the last read that faulted */
 
-	/* Filter first: calls that are not traced never touch (or count) the scratch. */
-	if (!current_is_traced())
-		return false;
 	scratch = claim_scratch(SC_SLOT_EXEC, kind);
 	if (!scratch)
 		return false;
 	e = (struct sc_enter *)scratch->buf;
-	fill_record(e, kind, syscall);
+	fill_record(e, kind, syscall, task);
 	if (syscall == SC_SYS_EXECVEAT) {
 		e->args[0] = dirfd;
 		e->args[4] = flags;
@@ -523,10 +519,11 @@ static __always_inline bool handle_exec(__u8 kind, __u8 syscall, const char *fil
 
 /*
  * Writes a mount-family record of `kind` from the raw arguments: integers
- * into args[], pointer arguments as string items in argument order. Returns
- * true when an item could not be read.
+ * into args[], pointer arguments as string items in argument order, for
+ * `task` as handle_exec. Returns true when an item could not be read.
  */
-static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a)
+static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a,
+					 struct task_struct *task)
 {
 	struct sc_scratch *scratch;
 	struct sc_enter *e;
@@ -535,14 +532,11 @@ static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a
 	__u16 faults = 0;
 	__u64 fault_page = 0; /* page number of the last read that faulted */
 
-	/* Filter first: calls that are not traced never touch (or count) the scratch. */
-	if (!current_is_traced())
-		return false;
 	scratch = claim_scratch(SC_SLOT_MOUNT, kind);
 	if (!scratch)
 		return false;
 	e = (struct sc_enter *)scratch->buf;
-	fill_record(e, kind, syscall);
+	fill_record(e, kind, syscall, task);
 	strings = scratch->buf + SC_ENTER_SIZE;
 
 #define ITEM(ptr, limit, how, cut)                                                                 \
@@ -643,16 +637,17 @@ static __always_inline bool handle_mount(__u8 kind, __u8 syscall, const __u64 *a
 #endif
 
 /* Writes the refetch record of a deferred exec of `syscall` from the saved registers. */
-static __always_inline void refetch_exec_from_regs(__u8 syscall, struct pt_regs *regs)
+static __always_inline void refetch_exec_from_regs(__u8 syscall, struct pt_regs *regs,
+						   struct task_struct *task)
 {
 	if (syscall == SC_SYS_EXECVE)
 		handle_exec(SC_REC_REFETCH, SC_SYS_EXECVE, (const char *)PT_REGS_PARM1_SYSCALL(regs),
-			    (const char *const *)PT_REGS_PARM2_SYSCALL(regs), 0, 0);
+			    (const char *const *)PT_REGS_PARM2_SYSCALL(regs), 0, 0, task);
 	else
 		handle_exec(SC_REC_REFETCH, SC_SYS_EXECVEAT,
 			    (const char *)PT_REGS_PARM2_SYSCALL(regs),
 			    (const char *const *)PT_REGS_PARM3_SYSCALL(regs), PT_REGS_PARM1_SYSCALL(regs),
-			    PT_REGS_PARM5_SYSCALL(regs));
+			    PT_REGS_PARM5_SYSCALL(regs), task);
 }
 
 /* ---- exit, shared by every syscall ---- */
@@ -676,12 +671,12 @@ static __always_inline void refetch_at_exit(__u8 syscall, long ret, struct task_
 	if (r->syscall == syscall && !(is_exec(syscall) && ret == 0)) {
 		if (syscall == SC_SYS_EXECVE)
 			handle_exec(SC_REC_REFETCH, syscall, (const char *)r->args[0],
-				    (const char *const *)r->args[1], 0, 0);
+				    (const char *const *)r->args[1], 0, 0, task);
 		else if (syscall == SC_SYS_EXECVEAT)
 			handle_exec(SC_REC_REFETCH, syscall, (const char *)r->args[1],
-				    (const char *const *)r->args[2], r->args[0], r->args[4]);
+				    (const char *const *)r->args[2], r->args[0], r->args[4], task);
 		else
-			handle_mount(SC_REC_REFETCH, syscall, r->args);
+			handle_mount(SC_REC_REFETCH, syscall, r->args, task);
 	}
 	bpf_task_storage_delete(&sc_refetch_map, task);
 }
@@ -696,7 +691,7 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
 	if (cfg_defer_exec_strings && is_exec(syscall)) {
 		/* A successful exec had its strings read at exec_prepare. */
 		if (ret != 0)
-			refetch_exec_from_regs(syscall, (struct pt_regs *)bpf_task_pt_regs(task));
+			refetch_exec_from_regs(syscall, (struct pt_regs *)bpf_task_pt_regs(task), task);
 	} else {
 		refetch_at_exit(syscall, ret, task);
 	}
@@ -705,13 +700,8 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
 		count_lost(SC_LOST_EXIT_RINGBUF);
 		return 0;
 	}
-	x->hdr.ts_ns = bpf_ktime_get_boot_ns();
-	x->hdr.pid = task->tgid;
-	x->hdr.tid = task->pid;
+	fill_header(&x->hdr, SC_REC_EXIT, syscall, task);
 	x->hdr.size = sizeof(*x);
-	x->hdr.kind = SC_REC_EXIT;
-	x->hdr.syscall = syscall;
-	x->hdr.reserved = 0;
 	x->ret = ret;
 	__builtin_memcpy(x->comm, task->comm, sizeof(x->comm));
 	bpf_ringbuf_submit(x, wakeup_flags());
@@ -732,15 +722,18 @@ int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
 {
 	struct sc_refetch *r;
 
+	/* `task` is the current task: the filters apply as at entry. */
+	if (!should_trace(task))
+		return 0;
 	if (cfg_defer_exec_strings) {
 		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 		/* A kernel-started exec (no syscall) has neither number. */
 		__u64 nr = SC_SYSCALL_NR(regs);
 
 		if (nr == SC_NR_EXECVE)
-			refetch_exec_from_regs(SC_SYS_EXECVE, regs);
+			refetch_exec_from_regs(SC_SYS_EXECVE, regs, task);
 		else if (nr == SC_NR_EXECVEAT)
-			refetch_exec_from_regs(SC_SYS_EXECVEAT, regs);
+			refetch_exec_from_regs(SC_SYS_EXECVEAT, regs, task);
 		return 0;
 	}
 	r = bpf_task_storage_get(&sc_refetch_map, task, 0, 0);
@@ -749,10 +742,10 @@ int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
 		return 0;
 	if (r->syscall == SC_SYS_EXECVE)
 		handle_exec(SC_REC_REFETCH, SC_SYS_EXECVE, (const char *)r->args[0],
-			    (const char *const *)r->args[1], 0, 0);
+			    (const char *const *)r->args[1], 0, 0, task);
 	else if (r->syscall == SC_SYS_EXECVEAT)
 		handle_exec(SC_REC_REFETCH, SC_SYS_EXECVEAT, (const char *)r->args[1],
-			    (const char *const *)r->args[2], r->args[0], r->args[4]);
+			    (const char *const *)r->args[2], r->args[0], r->args[4], task);
 	bpf_task_storage_delete(&sc_refetch_map, task);
 	return 0;
 }
@@ -778,9 +771,10 @@ int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
 		__u64 args[6] = { SC_ARG(ctx, 0, nargs), SC_ARG(ctx, 1, nargs),   \
 				  SC_ARG(ctx, 2, nargs), SC_ARG(ctx, 3, nargs),   \
 				  SC_ARG(ctx, 4, nargs), 0 };                     \
+		struct task_struct *task = bpf_get_current_task_btf();        \
                                                                               \
-		if (handle_mount(SC_REC_ENTER, id, args))                     \
-			keep_for_refetch(id, args);                           \
+		if (should_trace(task) && handle_mount(SC_REC_ENTER, id, args, task)) \
+			keep_for_refetch(id, args, task);                     \
 		return 0;                                                     \
 	}                                                                     \
 	SC_EXIT_PROG(name, id)
@@ -790,18 +784,16 @@ int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
  * integer arguments only, reserved in the ring buffer directly (fixed size, no
  * scratch). exec_prepare, or the exit of a failed exec, reads the strings.
  */
-static __always_inline void enter_exec_deferred(__u8 syscall, const __u64 *args)
+static __always_inline void enter_exec_deferred(__u8 syscall, const __u64 *args,
+						struct task_struct *task)
 {
-	struct sc_enter *e;
+	struct sc_enter *e = bpf_ringbuf_reserve(&sc_events, SC_ENTER_SIZE, 0);
 
-	if (!current_is_traced())
-		return;
-	e = bpf_ringbuf_reserve(&sc_events, SC_ENTER_SIZE, 0);
 	if (!e) {
 		count_lost(SC_LOST_ENTER_RINGBUF);
 		return;
 	}
-	fill_enter(e, SC_REC_ENTER, syscall);
+	fill_enter(e, SC_REC_ENTER, syscall, task);
 	if (syscall == SC_SYS_EXECVEAT) {
 		e->args[0] = args[0];
 		e->args[4] = args[4];
@@ -817,12 +809,15 @@ int enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
 	/* execve(filename, argv, envp) */
 	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0 };
+	struct task_struct *task = bpf_get_current_task_btf();
 
+	if (!should_trace(task))
+		return 0;
 	if (cfg_defer_exec_strings)
-		enter_exec_deferred(SC_SYS_EXECVE, args);
+		enter_exec_deferred(SC_SYS_EXECVE, args, task);
 	else if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVE, (const char *)args[0],
-			     (const char *const *)args[1], 0, 0))
-		keep_for_refetch(SC_SYS_EXECVE, args);
+			     (const char *const *)args[1], 0, 0, task))
+		keep_for_refetch(SC_SYS_EXECVE, args, task);
 	return 0;
 }
 SC_EXIT_PROG(execve, SC_SYS_EXECVE)
@@ -832,12 +827,15 @@ int enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
 	/* execveat(dirfd, filename, argv, envp, flags) */
 	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], 0 };
+	struct task_struct *task = bpf_get_current_task_btf();
 
+	if (!should_trace(task))
+		return 0;
 	if (cfg_defer_exec_strings)
-		enter_exec_deferred(SC_SYS_EXECVEAT, args);
+		enter_exec_deferred(SC_SYS_EXECVEAT, args, task);
 	else if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVEAT, (const char *)args[1],
-			     (const char *const *)args[2], args[0], args[4]))
-		keep_for_refetch(SC_SYS_EXECVEAT, args);
+			     (const char *const *)args[2], args[0], args[4], task))
+		keep_for_refetch(SC_SYS_EXECVEAT, args, task);
 	return 0;
 }
 SC_EXIT_PROG(execveat, SC_SYS_EXECVEAT)
