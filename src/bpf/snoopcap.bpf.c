@@ -804,20 +804,27 @@ static __always_inline void enter_exec_deferred(__u8 syscall, const __u64 *args,
 	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
+/* The entry of an exec: `args` are its raw arguments, the rest taken from them. */
+static __always_inline void enter_exec(__u8 syscall, const __u64 *args, const char *filename,
+				       const char *const *argv, __u64 dirfd, __u64 flags)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (!should_trace(task))
+		return;
+	if (cfg_defer_exec_strings)
+		enter_exec_deferred(syscall, args, task);
+	else if (handle_exec(SC_REC_ENTER, syscall, filename, argv, dirfd, flags, task))
+		keep_for_refetch(syscall, args, task);
+}
+
 SEC("tracepoint/syscalls/sys_enter_execve")
 int enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
 	/* execve(filename, argv, envp) */
 	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0 };
-	struct task_struct *task = bpf_get_current_task_btf();
 
-	if (!should_trace(task))
-		return 0;
-	if (cfg_defer_exec_strings)
-		enter_exec_deferred(SC_SYS_EXECVE, args, task);
-	else if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVE, (const char *)args[0],
-			     (const char *const *)args[1], 0, 0, task))
-		keep_for_refetch(SC_SYS_EXECVE, args, task);
+	enter_exec(SC_SYS_EXECVE, args, (const char *)args[0], (const char *const *)args[1], 0, 0);
 	return 0;
 }
 SC_EXIT_PROG(execve, SC_SYS_EXECVE)
@@ -827,15 +834,9 @@ int enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
 	/* execveat(dirfd, filename, argv, envp, flags) */
 	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], 0 };
-	struct task_struct *task = bpf_get_current_task_btf();
 
-	if (!should_trace(task))
-		return 0;
-	if (cfg_defer_exec_strings)
-		enter_exec_deferred(SC_SYS_EXECVEAT, args, task);
-	else if (handle_exec(SC_REC_ENTER, SC_SYS_EXECVEAT, (const char *)args[1],
-			     (const char *const *)args[2], args[0], args[4], task))
-		keep_for_refetch(SC_SYS_EXECVEAT, args, task);
+	enter_exec(SC_SYS_EXECVEAT, args, (const char *)args[1], (const char *const *)args[2], args[0],
+		   args[4]);
 	return 0;
 }
 SC_EXIT_PROG(execveat, SC_SYS_EXECVEAT)
