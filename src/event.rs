@@ -89,7 +89,7 @@ impl fmt::Display for Syscall {
     }
 }
 
-/// The two event classes of `--events`.
+/// The event classes of `--events`, on `record` and `replay` alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventClass {
     Exec,
@@ -97,11 +97,109 @@ pub enum EventClass {
 }
 
 impl EventClass {
+    pub const ALL: [EventClass; 2] = [EventClass::Exec, EventClass::Mount];
+
     pub fn name(self) -> &'static str {
         match self {
             EventClass::Exec => "exec",
             EventClass::Mount => "mount",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<EventClass> {
+        EventClass::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// A set of event classes: what `record --events` traces, what a capture
+/// header says was traced, what `replay --events` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventClasses {
+    pub exec: bool,
+    pub mount: bool,
+}
+
+impl Default for EventClasses {
+    fn default() -> Self {
+        EventClasses::ALL
+    }
+}
+
+/// An `--events` list that names no class or an unknown one. One line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventClassError {
+    #[error("unknown event class {0:?} in --events (expected a comma list of exec, mount)")]
+    Unknown(String),
+    #[error("--events has an empty item (expected a comma list of exec, mount)")]
+    Empty,
+}
+
+impl EventClasses {
+    pub const ALL: EventClasses = EventClasses {
+        exec: true,
+        mount: true,
+    };
+    pub const NONE: EventClasses = EventClasses {
+        exec: false,
+        mount: false,
+    };
+
+    /// Parses `--events`' comma list of class names (spaces around names
+    /// are ignored; an empty list or an empty item is an error).
+    pub fn parse_list(list: &str) -> Result<EventClasses, EventClassError> {
+        let mut classes = EventClasses::NONE;
+        for name in list.split(',').map(str::trim) {
+            if name.is_empty() {
+                return Err(EventClassError::Empty);
+            }
+            let class =
+                EventClass::from_name(name).ok_or_else(|| EventClassError::Unknown(name.into()))?;
+            classes.insert(class);
+        }
+        Ok(classes)
+    }
+
+    /// The classes a capture header lists (`CaptureHeader::events`); names
+    /// this build does not know are left out. An empty list means every
+    /// class (captures written before the header listed them).
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> EventClasses {
+        if names.is_empty() {
+            return EventClasses::ALL;
+        }
+        let mut classes = EventClasses::NONE;
+        for class in names
+            .iter()
+            .filter_map(|n| EventClass::from_name(n.as_ref()))
+        {
+            classes.insert(class);
+        }
+        classes
+    }
+
+    pub fn insert(&mut self, class: EventClass) {
+        match class {
+            EventClass::Exec => self.exec = true,
+            EventClass::Mount => self.mount = true,
+        }
+    }
+
+    pub fn contains(&self, class: EventClass) -> bool {
+        match class {
+            EventClass::Exec => self.exec,
+            EventClass::Mount => self.mount,
+        }
+    }
+
+    /// The classes in the set, in `EventClass::ALL` order.
+    pub fn iter(self) -> impl Iterator<Item = EventClass> {
+        EventClass::ALL
+            .into_iter()
+            .filter(move |c| self.contains(*c))
+    }
+
+    /// The names of the classes in the set, for the capture header.
+    pub fn names(self) -> Vec<String> {
+        self.iter().map(|c| c.name().to_string()).collect()
     }
 }
 

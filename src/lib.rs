@@ -2,18 +2,16 @@
 //! files, and replay them later as bcc's execsnoop/mountsnoop tables, CSV or
 //! JSON. The binaries in `src/bin/` are thin; the logic lives here.
 //!
-//! Data flow: `bpf` (kernel programs, raw records) → `recorder` → `format`
-//! (capture files) → `decode` (raw records to typed records) → `reassemble`
-//! (entry/exit pairing into `event::Event`) → `filter` → `render`.
+//! Data flow: `bpf` (raw record layouts) and `record` (kernel programs,
+//! recorder loop; the `record` feature) → `format` (capture files) →
+//! `replay` (decode, pairing, filters: one [`replay::stream::EventStream`])
+//! → `render`. Everything but `record` builds without libbpf or clang, on
+//! any platform.
 
 pub mod bpf;
-pub mod cgroup;
-pub mod decode;
 pub mod event;
-pub mod filter;
 pub mod format;
-pub mod hostinfo;
-pub mod reassemble;
-pub mod recorder;
+#[cfg(feature = "record")]
+pub mod record;
 pub mod render;
 pub mod replay;

@@ -1,39 +1,37 @@
-//! Fuzz target: arbitrary bytes into `CaptureReader`, drained to the end.
-//! The reader must never panic, never loop forever, never return a kernel
-//! record shorter than its timestamp, and always end after a fatal error.
+//! Fuzz target: arbitrary bytes into the event stream (the capture reader,
+//! the record decoder and the pairing), drained to the end. Nothing may
+//! panic or loop forever, every warning is one line, and the summary's
+//! counts add up.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use snoopcap::format::{CaptureReader, Record};
+use snoopcap::replay::{EventStream, Item, StreamOptions};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut reader) = CaptureReader::new(data) else {
+    let options = StreamOptions {
+        // The last byte chooses whether raw records are tapped too.
+        raw_records: data.last().is_some_and(|b| b & 1 == 1),
+        ..StreamOptions::default()
+    };
+    let Ok(mut stream) = EventStream::open(data, &options) else {
         return;
     };
-    // Exercise the frame-skipping path too, from the input's last bytes.
-    if let Some(&b) = data.last() {
-        if b & 1 == 1 {
-            let edge = u64::from(b) << 24;
-            reader.set_time_window(Some(edge), Some(edge.saturating_mul(4)));
+    let mut events = 0u64;
+    for item in stream.by_ref() {
+        match item {
+            Item::Event(_) => events += 1,
+            Item::Warning(w) => assert!(!w.to_string().contains('\n')),
+            Item::Record(_) | Item::EndOfFrame => {}
         }
     }
-    loop {
-        match reader.next_record() {
-            Ok(Some(Record::Kernel(raw))) => assert!(raw.len() >= 8),
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(e) => {
-                assert!(!e.to_string().contains('\n'));
-                if !e.is_recoverable() {
-                    assert!(matches!(reader.next_record(), Ok(None)));
-                    break;
-                }
-            }
-        }
+    let summary = stream.finish();
+    assert_eq!(summary.events_shown, events);
+    assert!(summary.pairing.events <= summary.records.records);
+    for line in summary.end_warnings(false) {
+        assert!(!line.contains('\n'));
     }
-    for d in reader.damage() {
+    for d in &summary.damage {
         assert!(!d.to_string().contains('\n'));
     }
-    let _ = reader.trailer();
 });

@@ -1,15 +1,19 @@
 //! `record`: capture exec and mount-family syscalls into a capture file.
-//! Argument parsing and messages only; the work is in `snoopcap::recorder`.
+//! Argument parsing and messages only; the work is in `snoopcap::record`.
+//! Every option value is checked before anything is loaded: a bad one exits
+//! 2 with one line.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Parser;
 
-use snoopcap::bpf::{EventSelection, ProbeConfig, DEFAULT_RINGBUF_BYTES};
-use snoopcap::recorder::{self, Output, RecordOptions};
+use snoopcap::event::EventClasses;
+use snoopcap::record::loader::{ProbeConfig, DEFAULT_RINGBUF_BYTES};
+use snoopcap::record::{self, Output, RecordOptions};
+use snoopcap::replay::args;
 
 /// Record exec and mount-family syscalls with eBPF into a capture file.
 #[derive(Parser, Debug)]
@@ -31,11 +35,11 @@ struct Args {
     #[arg(long)]
     force: bool,
     /// Stop after this many seconds (fractions allowed).
-    #[arg(long, value_name = "SECONDS")]
-    duration: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    duration: Option<Duration>,
     /// Comma list of event classes: exec, mount (the whole mount family).
-    #[arg(long, value_name = "LIST", default_value = "exec,mount")]
-    events: String,
+    #[arg(long, value_name = "LIST", default_value = "exec,mount", value_parser = args::event_classes)]
+    events: EventClasses,
     /// Only trace this user id.
     #[arg(short = 'u', long, value_name = "UID")]
     uid: Option<u32>,
@@ -61,17 +65,18 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 128)]
     arg_size: u32,
     /// Ring buffer size in bytes (a power of two; K and M suffixes allowed).
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RINGBUF_BYTES.to_string())]
-    ringbuf_size: String,
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RINGBUF_BYTES, value_parser = parse_size)]
+    ringbuf_size: u32,
     /// Read exec arguments at syscall entry, as bcc does, instead of once the kernel has copied them (slower; automatic on kernels before 6.10).
     #[arg(long)]
     exec_args_at_entry: bool,
     /// Write a frame at least this often, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
-    flush_interval: f64,
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = seconds)]
+    flush_interval: Duration,
 }
 
-fn parse_size(text: &str) -> Result<u32> {
+/// A byte count with an optional K, M or G suffix.
+fn parse_size(text: &str) -> Result<u32, String> {
     let text = text.trim();
     let (digits, multiplier) = match text.chars().last() {
         Some('k' | 'K') => (&text[..text.len() - 1], 1u64 << 10),
@@ -79,54 +84,62 @@ fn parse_size(text: &str) -> Result<u32> {
         Some('g' | 'G') => (&text[..text.len() - 1], 1u64 << 30),
         _ => (text, 1),
     };
-    let value: u64 = digits
-        .parse()
-        .with_context(|| format!("invalid size {text:?}"))?;
-    let bytes = value
+    let value: u64 = digits.parse().map_err(|_| {
+        format!("invalid size {text:?} (a number of bytes, K, M or G suffix allowed)")
+    })?;
+    value
         .checked_mul(multiplier)
         .filter(|&b| b <= u64::from(u32::MAX))
-        .with_context(|| format!("size {text:?} is too large"))?;
-    Ok(bytes as u32)
+        .map(|b| b as u32)
+        .ok_or_else(|| format!("size {text:?} is too large"))
 }
 
-fn seconds(value: f64, what: &str) -> Result<Duration> {
+/// A positive number of seconds, fractions allowed.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
     if !value.is_finite() || value <= 0.0 {
-        bail!("{what} must be a positive number of seconds, not {value}");
+        return Err(format!("must be a positive number of seconds, not {text}"));
     }
     Ok(Duration::from_secs_f64(value))
 }
 
-fn run() -> Result<()> {
-    let args = Args::parse();
-    let events = EventSelection::parse(&args.events)?;
-    let options = RecordOptions {
-        output: Output::parse(&args.output),
-        force: args.force,
-        duration: args
-            .duration
-            .map(|d| seconds(d, "--duration"))
-            .transpose()?,
-        probes: ProbeConfig {
-            events,
-            uid: args.uid,
-            pid: args.pid,
-            mntns: args.mntns,
-            cgroup_dir: args.cgroup,
-            cgroupmap: args.cgroupmap,
-            mntnsmap: args.mntnsmap,
-            max_args: args.max_args,
-            arg_size: args.arg_size,
-            ringbuf_bytes: parse_size(&args.ringbuf_size)?,
-            exec_args_at_entry: args.exec_args_at_entry,
-        },
-        flush_interval: seconds(args.flush_interval, "--flush-interval")?,
-        frame_bytes: 1 << 20,
-        command_line: std::env::args().collect(),
-    };
-    recorder::install_signal_handlers()
+impl Args {
+    fn into_options(self) -> RecordOptions {
+        RecordOptions {
+            output: Output::parse(&self.output),
+            force: self.force,
+            duration: self.duration,
+            probes: ProbeConfig {
+                events: self.events,
+                uid: self.uid,
+                pid: self.pid,
+                mntns: self.mntns,
+                cgroup_dir: self.cgroup,
+                cgroupmap: self.cgroupmap,
+                mntnsmap: self.mntnsmap,
+                max_args: self.max_args,
+                arg_size: self.arg_size,
+                ringbuf_bytes: self.ringbuf_size,
+                exec_args_at_entry: self.exec_args_at_entry,
+            },
+            flush_interval: self.flush_interval,
+            frame_bytes: 1 << 20,
+            command_line: std::env::args().collect(),
+        }
+    }
+}
+
+/// Exit status of a usage error, as for every Unix tool.
+const USAGE: u8 = 2;
+
+fn run(options: &RecordOptions) -> Result<()> {
+    record::install_signal_handlers()
         .map_err(|err| anyhow::anyhow!("installing signal handlers: {err}"))?;
-    let what = events.names().join(" and ");
-    let summary = recorder::run(&options, || {
+    let what = options.probes.events.names().join(" and ");
+    let summary = record::run(options, || {
         eprintln!(
             "Tracing {what} syscalls into {}... Hit Ctrl-C to end.",
             options.output.describe()
@@ -137,7 +150,27 @@ fn run() -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    let options = match Args::try_parse() {
+        Ok(args) => args.into_options(),
+        Err(err) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) {
+                let _ = err.print();
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("record: {}", args::clap_one_line(&err));
+            return ExitCode::from(USAGE);
+        }
+    };
+    // Out-of-range settings are usage errors too, found before anything loads.
+    if let Err(err) = options.probes.validate() {
+        eprintln!("record: {err}");
+        return ExitCode::from(USAGE);
+    }
+    match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("record: {err}");

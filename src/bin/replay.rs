@@ -1,14 +1,18 @@
 //! `replay`: turn capture files into execsnoop/mountsnoop tables, CSV or JSON.
 //! Argument parsing and exit codes only; the work is in `snoopcap::replay`.
+//! Every option value is checked as it is parsed (`snoopcap::replay::args`),
+//! before any input is opened: a bad one exits 2 with one line.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
+use regex::bytes::Regex;
 
-use snoopcap::render::Format;
-use snoopcap::replay::{self, Outcome, ReplayOptions, TimeBound};
+use snoopcap::event::EventClasses;
+use snoopcap::render::{Format, RenderOptions};
+use snoopcap::replay::{self, args, Filter, Outcome, ReplayOptions, StreamOptions, TimeSpec};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum FormatArg {
@@ -38,8 +42,8 @@ struct Args {
     #[arg(long, value_enum, default_value = "table")]
     format: FormatArg,
     /// Comma list of event classes to show: exec, mount (default: all in the capture).
-    #[arg(long, value_name = "LIST")]
-    events: Option<String>,
+    #[arg(long, value_name = "LIST", value_parser = args::event_classes)]
+    events: Option<EventClasses>,
     /// Print the capture's header and statistics instead of events.
     #[arg(long)]
     info: bool,
@@ -63,14 +67,14 @@ struct Args {
     #[arg(short = 'U', long = "print-uid")]
     print_uid: bool,
     /// Only events of this user (UID, or a user name of this machine).
-    #[arg(short = 'u', long = "uid", value_name = "UID|USER")]
-    uid: Option<String>,
+    #[arg(short = 'u', long = "uid", value_name = "UID|USER", value_parser = args::user)]
+    uid: Option<u32>,
     /// Only exec events whose command name matches this regex.
-    #[arg(short = 'n', long = "name", value_name = "REGEX")]
-    name: Option<String>,
+    #[arg(short = 'n', long = "name", value_name = "REGEX", value_parser = args::regex)]
+    name: Option<Regex>,
     /// Only exec events whose argument line matches this regex.
-    #[arg(short = 'l', long = "line", value_name = "REGEX")]
-    line: Option<String>,
+    #[arg(short = 'l', long = "line", value_name = "REGEX", value_parser = args::regex)]
+    line: Option<Regex>,
     /// Most arguments shown per exec (filename included).
     #[arg(long, value_name = "N", default_value_t = 20)]
     max_args: usize,
@@ -82,8 +86,8 @@ struct Args {
     #[arg(long, value_name = "PID")]
     pid: Option<u32>,
     /// Only events whose command name matches this regex (any event kind).
-    #[arg(long, value_name = "REGEX")]
-    comm: Option<String>,
+    #[arg(long, value_name = "REGEX", value_parser = args::regex)]
+    comm: Option<Regex>,
     /// Only this mount namespace (inode number).
     #[arg(long, value_name = "ID")]
     mntns: Option<u32>,
@@ -91,14 +95,14 @@ struct Args {
     #[arg(long = "cgroup-id", value_name = "ID")]
     cgroup_id: Option<u64>,
     /// Only events whose cgroup v2 path (as recorded) matches this regex, e.g. 'docker-[0-9a-f]+\.scope' or '^/kubepods'.
-    #[arg(long = "cgroup-path", value_name = "REGEX")]
-    cgroup_path: Option<String>,
+    #[arg(long = "cgroup-path", value_name = "REGEX", value_parser = args::regex)]
+    cgroup_path: Option<Regex>,
     /// Only events at or after TIME (RFC 3339, "YYYY-MM-DD HH:MM:SS" local, or +SECONDS from the capture start).
     #[arg(long, value_name = "TIME")]
-    since: Option<String>,
+    since: Option<TimeSpec>,
     /// Only events before TIME (same forms as --since).
     #[arg(long, value_name = "TIME")]
-    until: Option<String>,
+    until: Option<TimeSpec>,
     /// Only failed calls (implies -x).
     #[arg(long = "failed-only")]
     failed_only: bool,
@@ -110,48 +114,87 @@ struct Args {
     csv_raw: bool,
 }
 
-fn run() -> Result<Outcome> {
-    let args = Args::parse();
-    let options = ReplayOptions {
-        inputs: args.files,
-        format: match args.format {
+impl Args {
+    /// The checked options (ripgrep's low-level → high-level arguments).
+    fn into_options(self) -> ReplayOptions {
+        let format = match self.format {
             FormatArg::Table => Format::Table,
             FormatArg::Csv => Format::Csv,
             FormatArg::Json => Format::Json,
-        },
-        events: args.events,
-        info: args.info,
-        strict: args.strict,
-        time: args.time,
-        timestamp: args.timestamp,
-        fails: args.fails,
-        quote: args.quote,
-        print_uid: args.print_uid,
-        uid: args.uid,
-        name: args.name,
-        line: args.line,
-        max_args: args.max_args,
-        parent_process: args.parent_process,
-        pid: args.pid,
-        comm: args.comm,
-        mntns: args.mntns,
-        cgroup_id: args.cgroup_id,
-        cgroup_path: args.cgroup_path,
-        since: args.since.map(TimeBound),
-        until: args.until.map(TimeBound),
-        failed_only: args.failed_only,
-        utc: args.utc,
-        csv_raw: args.csv_raw,
-    };
-    Ok(replay::run(&options)?)
+        };
+        ReplayOptions {
+            inputs: self.files,
+            format,
+            events: self.events,
+            info: self.info,
+            strict: self.strict,
+            select: StreamOptions {
+                filter: Filter {
+                    pid: self.pid,
+                    uid: self.uid,
+                    comm: self.comm,
+                    mnt_ns: self.mntns,
+                    cgroup_id: self.cgroup_id,
+                    cgroup_path: self.cgroup_path,
+                    failed_only: self.failed_only,
+                    exec_name: self.name,
+                    exec_line: self.line,
+                    ..Filter::default()
+                },
+                since: self.since,
+                until: self.until,
+                raw_records: false,
+            },
+            fails: self.fails,
+            render: RenderOptions {
+                format,
+                time: self.time,
+                timestamp: self.timestamp,
+                print_uid: self.print_uid,
+                quote: self.quote,
+                max_args: self.max_args,
+                parent_process: self.parent_process,
+                utc: self.utc,
+                csv_raw: self.csv_raw,
+                ..RenderOptions::default()
+            },
+        }
+    }
+}
+
+/// Exit status of a usage error, as for every Unix tool.
+const USAGE: u8 = 2;
+
+fn run(options: &ReplayOptions) -> Result<Outcome> {
+    Ok(replay::run(options)?)
 }
 
 fn main() -> ExitCode {
-    match run() {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(err) => return usage_error(&err),
+    };
+    match run(&args.into_options()) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
             eprintln!("replay: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--help` and `--version` print as clap does; any other parse error is
+/// one line on stderr and exit 2.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        // Printing help to a closed pipe is not worth an error.
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("replay: {}", snoopcap::replay::args::clap_one_line(err));
+    ExitCode::from(USAGE)
 }

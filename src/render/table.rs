@@ -39,8 +39,8 @@ const COMM_WIDTH: usize = 16;
 pub struct TableRenderer {
     options: RenderOptions,
     line: Vec<u8>,
-    exec_header_written: bool,
-    mount_header_written: bool,
+    /// The layout whose header the rows below now stand under.
+    current: Option<EventClass>,
     clock: ClockFormatter,
 }
 
@@ -50,22 +50,19 @@ impl TableRenderer {
         TableRenderer {
             options,
             line: Vec::with_capacity(512),
-            exec_header_written: false,
-            mount_header_written: false,
+            current: None,
             clock,
         }
     }
 
-    /// Appends `class`'s header unless it was written already.
-    fn push_header_once(&mut self, class: EventClass) {
-        let written = match class {
-            EventClass::Exec => &mut self.exec_header_written,
-            EventClass::Mount => &mut self.mount_header_written,
-        };
-        if *written {
+    /// Appends `class`'s header unless the rows above are of that layout
+    /// already: a row never stands under the other tool's header. With one
+    /// class shown, that is bcc's single header.
+    fn push_header_for(&mut self, class: EventClass) {
+        if self.current == Some(class) {
             return;
         }
-        *written = true;
+        self.current = Some(class);
         match class {
             EventClass::Exec => push_exec_header(&mut self.line, &self.options),
             EventClass::Mount => push_mount_header(&mut self.line, self.options.parent_process),
@@ -147,7 +144,7 @@ impl Renderer for TableRenderer {
         let classes = &self.options.classes;
         if let Some(&first) = classes.first() {
             if classes.iter().all(|&class| class == first) {
-                self.push_header_once(first);
+                self.push_header_for(first);
             }
         }
         out.write_all(&self.line)
@@ -156,7 +153,7 @@ impl Renderer for TableRenderer {
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
         self.line.clear();
         let class = layout_of(event);
-        self.push_header_once(class);
+        self.push_header_for(class);
         match class {
             EventClass::Exec => self.push_exec_row(event),
             EventClass::Mount => self.push_mount_row(event),
@@ -457,8 +454,7 @@ mod tests {
     /// The row of one event, without header.
     fn row(options: RenderOptions, event: &Event) -> String {
         let mut renderer = TableRenderer::new(options);
-        renderer.exec_header_written = true;
-        renderer.mount_header_written = true;
+        renderer.current = Some(layout_of(event));
         let mut out = Vec::new();
         renderer.event(event, &mut out).expect("Vec write");
         String::from_utf8(out).expect("table output is UTF-8")
@@ -921,7 +917,7 @@ mod tests {
     }
 
     #[test]
-    fn both_classes_get_lazy_headers() {
+    fn both_classes_get_a_header_before_each_run_of_their_rows() {
         let exec_event = exec(b"/bin/mount", &[b"mount", b"-a"]);
         let mount_event = mount(text(b"a"), text(b"/b"), text(b"c"), 0, text(b""));
         let output = render(
@@ -936,10 +932,19 @@ mod tests {
         let exec_row = "ls               4242   1000     0 /bin/mount -a\n";
         let mount_line =
             "mount            4242    4243    4026531841  mount(\"a\", \"/b\", \"c\", 0x0, \"\") = 0\n";
+        // A row never stands under the other tool's header.
         assert_eq!(
             output,
-            format!("{EXEC_HEADER}{exec_row}{MOUNT_HEADER}{mount_line}{exec_row}{mount_line}")
+            format!(
+                "{EXEC_HEADER}{exec_row}{MOUNT_HEADER}{mount_line}{EXEC_HEADER}{exec_row}{MOUNT_HEADER}{mount_line}"
+            )
         );
+        // Rows of one layout in a row share one header.
+        let output = render(
+            options(),
+            &[exec(b"/bin/a", &[b"a"]), exec(b"/bin/b", &[b"b"])],
+        );
+        assert_eq!(output.matches("PCOMM").count(), 1, "{output}");
         // Nothing to show: no header either.
         assert_eq!(render(options(), &[]), "");
         // One class: the header even without events.

@@ -5,17 +5,19 @@
 #![allow(dead_code)]
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use snoopcap::decode::{self, RawRecord};
 use snoopcap::event::Event;
-use snoopcap::format::{CaptureHeader, CaptureReader, Record, Trailer};
-use snoopcap::reassemble::{Reassembler, ReassemblyConfig, ReassemblyStats};
+use snoopcap::format::{CaptureHeader, Trailer};
+use snoopcap::replay::decode::RawRecord;
+use snoopcap::replay::reassemble::ReassemblyStats;
+use snoopcap::replay::{EventStream, Item, StreamOptions};
 
+#[cfg(feature = "record")]
 pub const RECORD: &str = env!("CARGO_BIN_EXE_record");
 pub const REPLAY: &str = env!("CARGO_BIN_EXE_replay");
 
@@ -34,7 +36,12 @@ pub fn require_root(test: &str) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{test} needs root, and under CI=true root tests must run, not skip");
     }
-    eprintln!("skipping {test}: needs root");
+    // Straight to stderr, past the test harness's capture of eprintln!, so
+    // that a skipped test says so in the test output instead of a bare "ok".
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: needs root (under CI=true this is a failure)"
+    );
     false
 }
 
@@ -116,12 +123,14 @@ pub fn parse_calls(stdout: &str) -> Vec<Call> {
 }
 
 /// A running `record`, stopped with SIGINT.
+#[cfg(feature = "record")]
 pub struct Recording {
     pub child: Child,
     pub path: PathBuf,
     stderr: Option<std::process::ChildStderr>,
 }
 
+#[cfg(feature = "record")]
 impl Recording {
     /// Starts `record -o PATH ARGS...` and waits for its `Tracing` line.
     pub fn start(path: &Path, args: &[&str]) -> Recording {
@@ -187,34 +196,58 @@ pub struct Replayed {
     pub stats: ReassemblyStats,
 }
 
+/// Reads a capture through the event stream, as replay does: every event,
+/// unfiltered. Panics on any warning (these captures must be clean).
 pub fn read_capture(path: &Path) -> Replayed {
     let file = File::open(path).expect("open capture");
-    let mut reader = CaptureReader::new(BufReader::new(file)).expect("capture header");
-    let header = reader.header().clone();
-    let mut pairing = Reassembler::new(ReassemblyConfig::default());
-    pairing.add_clock_anchor(header.clock.boot_ns, header.clock.wall_ns);
+    let mut stream =
+        EventStream::open(BufReader::new(file), &StreamOptions::default()).expect("capture header");
     let mut events = Vec::new();
-    while let Some(record) = reader.next_record().expect("readable capture") {
-        match record {
-            Record::Kernel(raw) => {
-                let decoded = decode::decode(raw, header.layout_version).expect("decodable");
-                if let RawRecord::Exit(_) = decoded {
-                    events.extend(pairing.push(decoded));
-                } else {
-                    pairing.push(decoded);
-                }
-            }
-            Record::ClockAnchor(a) => pairing.add_clock_anchor(a.boot_ns, a.wall_ns),
-            _ => {}
+    for item in stream.by_ref() {
+        match item {
+            Item::Event(event) => events.push(event),
+            Item::Warning(warning) => panic!("{}: {warning}", path.display()),
+            Item::Record(_) | Item::EndOfFrame => {}
         }
     }
-    pairing.finish();
+    let summary = stream.finish();
+    assert_eq!(
+        summary.decode_errors,
+        0,
+        "{}: undecodable records",
+        path.display()
+    );
     Replayed {
-        header,
-        trailer: reader.trailer().cloned(),
+        header: summary.header,
+        trailer: summary.trailer,
         events,
-        stats: *pairing.stats(),
+        stats: summary.pairing,
     }
+}
+
+/// Every decoded kernel record of a capture, in file order.
+pub fn raw_records(path: &Path) -> Vec<RawRecord> {
+    let file = File::open(path).expect("open capture");
+    let options = StreamOptions {
+        raw_records: true,
+        ..StreamOptions::default()
+    };
+    let mut stream = EventStream::open(BufReader::new(file), &options).expect("capture header");
+    let mut records = Vec::new();
+    for item in stream.by_ref() {
+        match item {
+            Item::Record(record) => records.push(record),
+            Item::Warning(warning) => panic!("{}: {warning}", path.display()),
+            Item::Event(_) | Item::EndOfFrame => {}
+        }
+    }
+    assert_eq!(
+        stream.finish().decode_errors,
+        0,
+        "{}: undecodable records",
+        path.display()
+    );
+    records
 }
 
 /// Runs `replay ARGS...`; returns (exit code, stdout, stderr).

@@ -31,14 +31,15 @@ use crate::common::{bpf_lock, replay, require_root, Recording, RECORD};
 
 /// The cgroup2 mount; root tests need one.
 fn cgroup2_mount() -> PathBuf {
-    snoopcap::cgroup::cgroup2_mount()
+    snoopcap::record::cgroup::cgroup2_mount()
         .expect("cgroup v2 is not mounted: mount it with `mount -t cgroup2 none /sys/fs/cgroup`")
 }
 
 /// Makes sure bpffs is mounted at /sys/fs/bpf (it may not be on a fresh VM).
 fn ensure_bpffs() {
     let dir = Path::new("/sys/fs/bpf");
-    if snoopcap::cgroup::fs_magic(dir).ok() == Some(snoopcap::cgroup::BPF_FS_MAGIC) {
+    if snoopcap::record::cgroup::fs_magic(dir).ok() == Some(snoopcap::record::cgroup::BPF_FS_MAGIC)
+    {
         return;
     }
     let status = Command::new("mount")
@@ -717,7 +718,7 @@ fn record_without(fstypes: &[&str], args: &[&str], output: &Path) -> (bool, Stri
     let mut targets = Vec::new();
     for fstype in fstypes {
         // Deepest first, so that nested mounts go before their parents.
-        let mut points = snoopcap::cgroup::mount_points(fstype);
+        let mut points = snoopcap::record::cgroup::mount_points(fstype);
         points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
         targets.extend(
             points
@@ -840,7 +841,7 @@ fn unusable_maps_and_directories_are_clear_errors_that_say_what_to_mount() {
         &output,
         &["not on a cgroup v2 filesystem", &where_v2],
     );
-    if let Some(v1) = snoopcap::cgroup::mount_points("cgroup").first() {
+    if let Some(v1) = snoopcap::record::cgroup::mount_points("cgroup").first() {
         let result = record_fails(&["--cgroup", v1.to_str().expect("UTF-8")], &output);
         assert_refused(result, &output, &["cgroup v1 hierarchy", &where_v2]);
     }

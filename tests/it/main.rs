@@ -1,8 +1,12 @@
 //! snoopcap's one integration-test binary; each module covers one area.
+//! Modules that run `record` need the `record` feature; the rest also run
+//! in the replay-only build (`--no-default-features`).
 
 mod common;
+#[cfg(feature = "record")]
 mod containers;
 mod format;
 mod golden;
+#[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;

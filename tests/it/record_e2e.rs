@@ -10,7 +10,7 @@
 //! and `unpaged` scenarios (in a cgroup of its own) is shared by the tests
 //! that check fields (`full()`), so the module stays well under a minute.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -18,10 +18,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use snoopcap::decode::{self, RawRecord};
 use snoopcap::event::{Args, Captured, Event, MountAttr, Syscall};
-use snoopcap::format::{CaptureReader, Record};
 use snoopcap::render::errno::error_name;
+use snoopcap::replay::decode::RawRecord;
 
 use crate::common::{self, Call, Recording, Replayed};
 
@@ -361,20 +360,13 @@ type Refetch = (u32, u32, Syscall);
 
 /// Reads the refetch records of a capture, and the
 /// exec entry records: (pid, whether it deferred its strings).
-fn raw_records(path: &Path) -> (Vec<Refetch>, Vec<(u32, bool)>) {
-    let file = File::open(path).expect("open capture");
-    let mut reader = CaptureReader::new(BufReader::new(file)).expect("capture header");
-    let layout = reader.header().layout_version;
+fn refetch_and_exec_entries(path: &Path) -> (Vec<Refetch>, Vec<(u32, bool)>) {
     let (mut refetches, mut exec_entries) = (Vec::new(), Vec::new());
-    while let Some(record) = reader.next_record().expect("readable capture") {
-        if let Record::Kernel(raw) = record {
-            match decode::decode(raw, layout).expect("decodable") {
-                RawRecord::Refetch(r) => refetches.push((r.pid, r.tid, r.syscall)),
-                RawRecord::Enter(e) if e.syscall.is_exec() => {
-                    exec_entries.push((e.pid, e.deferred()))
-                }
-                _ => {}
-            }
+    for record in common::raw_records(path) {
+        match record {
+            RawRecord::Refetch(r) => refetches.push((r.pid, r.tid, r.syscall)),
+            RawRecord::Enter(e) if e.syscall.is_exec() => exec_entries.push((e.pid, e.deferred())),
+            _ => {}
         }
     }
     (refetches, exec_entries)
@@ -475,7 +467,7 @@ fn record_full(how: &'static str, options: &[&str]) -> Full {
         let record_stderr = stop_ok(recording);
         let after_ns = now_ns();
         let meta = fs::metadata(&path).expect("the capture exists");
-        let (refetches, exec_entries) = raw_records(&path);
+        let (refetches, exec_entries) = refetch_and_exec_entries(&path);
         Full {
             how,
             capture: common::read_capture(&path),

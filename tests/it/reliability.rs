@@ -15,7 +15,12 @@
 //! BPF tests run one at a time (`common::bpf_lock`) and
 //! put their workload in a cgroup v2 of its own, recorded with `--cgroup`
 //! (or, for the loss test, a uid of its own with `-u`), so that whatever
-//! else runs on the machine stays out of the capture.
+//! else runs on the machine stays out of the capture. Tests that need
+//! `record` are built only with the `record` feature; the rest test replay
+//! alone and run in the replay-only build too.
+
+// Helpers of the record tests are unused in the replay-only build.
+#![cfg_attr(not(feature = "record"), allow(dead_code, unused_imports))]
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs;
@@ -29,13 +34,14 @@ use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use snoopcap::decode::{self, RawRecord};
 use snoopcap::event::Args;
-use snoopcap::format::{CaptureReader, DamageKind, FormatError, Record, FRAME_HEADER_LEN};
-use snoopcap::reassemble::{Reassembler, ReassemblyConfig};
+use snoopcap::format::FRAME_HEADER_LEN;
 use snoopcap::render::{self, Format, RenderOptions};
+use snoopcap::replay::{EventStream, Item, StreamOptions, Warning};
 
-use crate::common::{self, Recording, RECORD, REPLAY};
+use crate::common::{self, REPLAY};
+#[cfg(feature = "record")]
+use crate::common::{Recording, RECORD};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -279,71 +285,34 @@ fn replay_in_process(bytes: &[u8]) -> InProcess {
         corrupt: 0,
         complete: false,
     };
-    let mut reader = match CaptureReader::new(bytes) {
-        Ok(r) => r,
+    let mut stream = match EventStream::open(bytes, &StreamOptions::default()) {
+        Ok(s) => s,
         Err(e) => {
             result.warnings.push(e.to_string());
             return result;
         }
     };
-    let header = reader.header().clone();
     let mut renderer = render::renderer(RenderOptions {
         format: Format::Json,
         ..RenderOptions::default()
     });
     renderer.begin(&mut result.json).expect("render");
-    let mut pairing = Reassembler::new(ReassemblyConfig::default());
-    pairing.add_clock_anchor(header.clock.boot_ns, header.clock.wall_ns);
-    let mut lost = 0u64;
-    loop {
-        match reader.next_record() {
-            Ok(None) => break,
-            Ok(Some(Record::Kernel(raw))) => {
-                result.records += 1;
-                match decode::decode(raw, header.layout_version) {
-                    Ok(RawRecord::Enter(e)) => pairing.push_enter(e),
-                    Ok(RawRecord::Refetch(r)) => pairing.push_refetch(r),
-                    Ok(RawRecord::Exit(x)) => {
-                        if let Some(event) = pairing.push_exit(&x) {
-                            renderer.event(&event, &mut result.json).expect("render");
-                        }
-                    }
-                    Err(e) => result.warnings.push(format!("undecodable: {e}")),
-                }
+    for item in stream.by_ref() {
+        match item {
+            Item::Event(event) => renderer.event(&event, &mut result.json).expect("render"),
+            Item::Warning(warning) => {
+                result.corrupt += u64::from(matches!(warning, Warning::Skipped(_)));
+                result.warnings.push(warning.to_string());
             }
-            Ok(Some(Record::ClockAnchor(a))) => pairing.add_clock_anchor(a.boot_ns, a.wall_ns),
-            Ok(Some(Record::LossCounters(l))) => lost = l.per_cpu.iter().flatten().sum(),
-            Ok(Some(Record::CgroupPath(_))) => {}
-            Err(e) => {
-                result.truncated |= matches!(e, FormatError::Truncated { .. });
-                result.corrupt += u64::from(e.is_recoverable());
-                result.warnings.push(e.to_string());
-            }
+            Item::Record(_) | Item::EndOfFrame => {}
         }
     }
-    pairing.finish();
     renderer.end(&mut result.json).expect("render");
-    if let Some(t) = reader.trailer() {
-        lost = t.lost.per_cpu.iter().flatten().sum();
-        result.complete = true;
-    } else {
-        result.warnings.push("cut short".to_string());
-    }
-    let stats = pairing.stats();
-    if stats.orphan_exits + stats.incomplete_entries > 0 {
-        result.warnings.push(format!(
-            "{} orphan exits, {} incomplete entries",
-            stats.orphan_exits, stats.incomplete_entries
-        ));
-    }
-    if lost > 0 {
-        result.warnings.push(format!("{lost} lost"));
-    }
-    for d in reader.damage() {
-        if d.kind == DamageKind::UnknownFrameType {
-            result.warnings.push(d.to_string());
-        }
-    }
+    let summary = stream.finish();
+    result.warnings.extend(summary.end_warnings(false));
+    result.records = summary.records.records;
+    result.truncated = summary.truncated;
+    result.complete = !summary.cut_short();
     result
 }
 
@@ -714,6 +683,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 // ---------------------------------------------------------------------------
 // 1. A crash: record killed with SIGKILL mid-storm
 
+#[cfg(feature = "record")]
 #[test]
 fn record_killed_mid_storm_leaves_a_replayable_capture() {
     if !common::require_root("record_killed_mid_storm_leaves_a_replayable_capture") {
@@ -796,6 +766,7 @@ fn record_killed_mid_storm_leaves_a_replayable_capture() {
 // ---------------------------------------------------------------------------
 // 2. A full disk
 
+#[cfg(feature = "record")]
 #[test]
 // The unshare child is reaped by wait_with_timeout (wait4).
 #[allow(clippy::zombie_processes)]
@@ -907,6 +878,7 @@ exit $rc"#;
 // ---------------------------------------------------------------------------
 // 5. Lost events are exact
 
+#[cfg(feature = "record")]
 #[test]
 fn lost_events_are_counted_exactly_with_a_tiny_ring_buffer() {
     if !common::require_root("lost_events_are_counted_exactly_with_a_tiny_ring_buffer") {
@@ -1073,6 +1045,7 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+#[cfg(feature = "record")]
 #[test]
 fn hostile_strings_never_reach_the_terminal_raw_nor_break_csv_or_json() {
     if !common::require_root("hostile_strings_never_reach_the_terminal_raw_nor_break_csv_or_json") {
@@ -1315,6 +1288,7 @@ fn terminal_escaped(text: &str) -> String {
 
 /// `--arg-size` and `--max-args` bound what is copied; the spec says the
 /// truncation is recorded, never silent (`args_truncated`).
+#[cfg(feature = "record")]
 #[test]
 fn arguments_cut_by_arg_size_or_max_args_are_flagged_truncated() {
     if !common::require_root("arguments_cut_by_arg_size_or_max_args_are_flagged_truncated") {
@@ -1381,6 +1355,7 @@ fn arguments_cut_by_arg_size_or_max_args_are_flagged_truncated() {
 /// `--arg-size` is documented (record --help, `ProbeConfig::validate`) up to
 /// 4096 bytes, the size of tests/hostile.c's long argument: the largest
 /// value must load.
+#[cfg(feature = "record")]
 #[test]
 fn record_loads_with_the_largest_documented_arg_size() {
     if !common::require_root("record_loads_with_the_largest_documented_arg_size") {
@@ -1416,6 +1391,7 @@ fn record_loads_with_the_largest_documented_arg_size() {
 // ---------------------------------------------------------------------------
 // 7. Output safety
 
+#[cfg(feature = "record")]
 #[test]
 fn record_never_overwrites_nor_follows_symlinks_and_creates_0600() {
     if !common::require_root("record_never_overwrites_nor_follows_symlinks_and_creates_0600") {
@@ -1545,6 +1521,7 @@ fn assert_one_clear_line(what: &str, ran: &Ran, needle: &str) {
     );
 }
 
+#[cfg(feature = "record")]
 #[test]
 fn environment_problems_get_one_clear_line_or_are_fixed() {
     if !common::require_root("environment_problems_get_one_clear_line_or_are_fixed") {
@@ -1681,6 +1658,7 @@ exec "$@""#,
 
 /// A kernel without BPF (simulated: a seccomp filter makes bpf() return
 /// ENOSYS, tests/nobpf.c) gets one line naming what is missing, and no file.
+#[cfg(feature = "record")]
 #[test]
 fn a_kernel_without_bpf_gets_one_clear_line() {
     if !common::require_root("a_kernel_without_bpf_gets_one_clear_line") {

@@ -134,7 +134,7 @@ impl HostInfo {
             os_name: os_name(),
             boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
             num_cpus: u32::try_from(online).unwrap_or(0),
-            page_size: crate::bpf::page_size(),
+            page_size: super::loader::page_size(),
             utc_offset_secs,
         }
     }

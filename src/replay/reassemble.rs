@@ -23,8 +23,8 @@ use std::collections::hash_map::{Entry, HashMap};
 use std::collections::VecDeque;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::decode::{EnterRecord, ExitRecord, RawRecord};
 use crate::event::{Args, Captured, Event, Syscall};
+use crate::replay::decode::{EnterRecord, ExitRecord, RawRecord};
 
 /// Pending-entry table size of [`ReassemblyConfig::default`].
 pub const DEFAULT_MAX_PENDING: usize = 65536;
@@ -639,8 +639,10 @@ fn pairs_with(entry: Syscall, exit: Syscall) -> bool {
 mod tests {
     use super::*;
     use crate::bpf::layout;
-    use crate::decode::testutil::{exit as exit_bytes, item, s as str_item, sample_enter, Enter};
-    use crate::decode::{decode, Comm};
+    use crate::replay::decode::testutil::{
+        exit as exit_bytes, item, s as str_item, sample_enter, Enter,
+    };
+    use crate::replay::decode::{decode, Comm};
 
     const S: u64 = 1_000_000_000;
 
@@ -715,7 +717,7 @@ mod tests {
         refetch.e.hdr.kind = layout::SC_REC_REFETCH as u8;
         refetch.e.flags = argv_flags as u16;
         // Layout 2: a refetch record's identity fields are zero.
-        let (e, zero) = (&mut refetch.e, crate::decode::testutil::comm(""));
+        let (e, zero) = (&mut refetch.e, crate::replay::decode::testutil::comm(""));
         (e.cgroup_id, e.ppid, e.uid, e.gid, e.mnt_ns) = (0, 0, 0, 0, 0);
         (e.comm, e.pcomm) = (zero, zero);
         (

@@ -1,6 +1,13 @@
-//! `record`'s job: load the probes, move raw records from the ring buffer into
-//! capture frames, keep loss counters and clock anchors flowing, and stop
-//! cleanly (trailer, fsync) on a signal, a deadline or a closed output.
+//! The record side (the `record` feature): `loader` (BPF programs),
+//! `hostinfo` (host facts and clock anchors), `cgroup` (cgroup v2 ids to
+//! paths) and, here, the record loop: load the probes, move raw records from
+//! the ring buffer into capture frames, keep loss counters and clock anchors
+//! flowing, and stop cleanly (trailer, fsync) on a signal, a deadline or a
+//! closed output. Records are stored raw: record never decodes them.
+
+pub mod cgroup;
+pub mod hostinfo;
+pub mod loader;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -12,13 +19,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::bpf::{layout, ProbeConfig, ProbeError, Probes};
-use crate::cgroup::CgroupResolver;
+use self::cgroup::CgroupResolver;
+use self::hostinfo::HostInfo;
+use self::loader::{ProbeConfig, ProbeError, Probes};
+use crate::bpf::layout;
 use crate::format::{
     CaptureHeader, CaptureWriter, CgroupPath, ClockAnchor, FormatError, KindCount, LossCounters,
     SyncSink, Trailer, WriterOptions,
 };
-use crate::hostinfo::{self, HostInfo};
 
 /// Where the capture goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -385,7 +393,7 @@ fn total_lost(per_cpu: &[Vec<u64>]) -> u64 {
 pub fn run(opts: &RecordOptions, on_tracing: impl FnOnce()) -> Result<RecordSummary, RecordError> {
     opts.probes.validate()?;
     check_capabilities()?;
-    crate::bpf::check_environment()?;
+    loader::check_environment()?;
 
     let created_path = match &opts.output {
         Output::File(path) => Some(path.clone()),
@@ -474,7 +482,7 @@ fn record_into(
     let mut last_lost = probes.loss_counters()?;
     let stop_reason;
     loop {
-        let poll = crate::bpf::drain(&ring, Duration::from_millis(100));
+        let poll = loader::drain(&ring, Duration::from_millis(100));
         if let Some(err) = state.borrow_mut().error.take() {
             return Err(write_err(err));
         }

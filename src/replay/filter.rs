@@ -10,59 +10,7 @@ use chrono::{DateTime, Local, NaiveDateTime, TimeZone};
 use regex::bytes::Regex;
 use thiserror::Error;
 
-use crate::event::{Args, Event, EventClass};
-
-/// The event classes of `--events`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventClasses {
-    pub exec: bool,
-    pub mount: bool,
-}
-
-impl Default for EventClasses {
-    fn default() -> Self {
-        EventClasses::ALL
-    }
-}
-
-impl EventClasses {
-    pub const ALL: EventClasses = EventClasses {
-        exec: true,
-        mount: true,
-    };
-    pub const NONE: EventClasses = EventClasses {
-        exec: false,
-        mount: false,
-    };
-
-    /// Parses `--events`' comma list of `exec`, `mount` (spaces around names
-    /// are ignored; an empty list is an error).
-    pub fn parse_list(list: &str) -> Result<EventClasses, FilterError> {
-        let mut classes = EventClasses::NONE;
-        for name in list.split(',').map(str::trim) {
-            match name {
-                "exec" => classes.exec = true,
-                "mount" => classes.mount = true,
-                other => return Err(FilterError::UnknownEventClass(other.to_string())),
-            }
-        }
-        Ok(classes)
-    }
-
-    pub fn contains(&self, class: EventClass) -> bool {
-        match class {
-            EventClass::Exec => self.exec,
-            EventClass::Mount => self.mount,
-        }
-    }
-}
-
-/// A filter argument that could not be parsed. Messages are one line.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum FilterError {
-    #[error("unknown event class '{0}' (expected exec or mount)")]
-    UnknownEventClass(String),
-}
+use crate::event::{Args, Event, EventClasses};
 
 /// Every replay-side filter; an event is shown when all match.
 ///
@@ -588,9 +536,14 @@ mod tests {
         );
         assert_eq!(
             EventClasses::parse_list("exec,open"),
-            Err(FilterError::UnknownEventClass("open".into()))
+            Err(crate::event::EventClassError::Unknown("open".into()))
         );
         assert!(EventClasses::parse_list("").is_err());
+        // An empty item is an error on record and replay alike.
+        assert_eq!(
+            EventClasses::parse_list("exec,"),
+            Err(crate::event::EventClassError::Empty)
+        );
     }
 
     const T0: i64 = 1_795_316_645_000_000_000; // 2026-11-22T03:04:05Z

@@ -15,7 +15,8 @@
 //! ...). Versions 1 and 2 share the structs; version 2 only adds the entry
 //! flag `SC_ENTER_DEFERRED` (an exec entry whose strings all come in its
 //! refetch record), which `v1` accepts only for version 2. `v1` reads the
-//! types libbpf-cargo generates from the header, with compile-time checks that
+//! structs build.rs generates from the header (`crate::bpf::raw`; no clang or
+//! libbpf involved), with compile-time checks that
 //! they still have version 1's sizes and offsets. When a struct changes, those
 //! checks fail to compile: freeze version 1's structs in `v1` then (checked
 //! against the same numbers), add a path over the generated types, and add it
@@ -24,20 +25,9 @@
 use thiserror::Error;
 
 use crate::bpf::layout;
-use crate::bpf::types::{sc_enter, sc_exit, sc_record_header, sc_str};
+use crate::bpf::raw::{sc_enter, sc_exit, sc_record_header, sc_str};
 pub use crate::event::Comm;
 use crate::event::{Args, Captured, Syscall};
-
-// SAFETY: these are the repr(C) structs generated from snoopcap.h. They hold
-// only integers and integer arrays (any bit pattern is a valid value) and have
-// no padding (checked below by size), so viewing bytes as them is sound.
-unsafe impl plain::Plain for sc_record_header {}
-// SAFETY: as above.
-unsafe impl plain::Plain for sc_enter {}
-// SAFETY: as above.
-unsafe impl plain::Plain for sc_str {}
-// SAFETY: as above.
-unsafe impl plain::Plain for sc_exit {}
 
 const _: () =
     assert!(std::mem::size_of::<sc_record_header>() == layout::SC_RECORD_HEADER_SIZE as usize);

@@ -1,0 +1,458 @@
+//! The event stream: the one way anything reads a capture's events.
+//!
+//! [`EventStream`] owns a capture's reader, the raw-record decoder, the
+//! entry/exit pairing, the clock anchors and the cgroup-path table, and the
+//! filter. [`EventStream::next_item`] yields each paired, filtered
+//! [`Event`], or a [`Warning`] about the input where it happens (a skipped
+//! corrupt frame, a cut, the first undecodable record). [`EventStream::finish`]
+//! ends the capture and returns one [`Summary`]: kernel loss by reason,
+//! unpaired records by reason, damage, cut short, and the record counts that
+//! `--info` shows. replay's renderers, `--info`, the tests, the fuzz target
+//! and the examples all read captures through it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::Read;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::decode::{self, DecodeError, RawRecord};
+use super::filter::{self, Filter, TimeParseError};
+use super::reassemble::{Reassembler, ReassemblyConfig, ReassemblyStats};
+use crate::bpf::layout;
+use crate::event::{Event, Syscall};
+use crate::format::{
+    CaptureHeader, CaptureReader, Damage, DamageKind, FormatError, LossCounters, Record, Trailer,
+};
+
+/// A `--since`/`--until` value, checked when the arguments are parsed and
+/// resolved against each capture's start (it may be relative to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeSpec(String);
+
+impl TimeSpec {
+    /// Checks `text` as a time ([`filter::parse_time`] forms).
+    pub fn parse(text: &str) -> Result<TimeSpec, TimeParseError> {
+        // Checked against an arbitrary start: a relative time parses
+        // whatever the capture's start turns out to be.
+        filter::parse_time(text, Some(0))?;
+        Ok(TimeSpec(text.to_string()))
+    }
+
+    /// Wall-clock ns, for a capture that started at `start_wall_ns`.
+    pub fn resolve(&self, start_wall_ns: i64) -> Result<i64, TimeParseError> {
+        filter::parse_time(&self.0, Some(start_wall_ns))
+    }
+}
+
+impl std::str::FromStr for TimeSpec {
+    type Err = TimeParseError;
+
+    fn from_str(text: &str) -> Result<TimeSpec, TimeParseError> {
+        TimeSpec::parse(text)
+    }
+}
+
+/// What to select from a capture.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// Every event filter; `since`/`until` are set per capture from the two
+    /// fields below.
+    pub filter: Filter,
+    pub since: Option<TimeSpec>,
+    pub until: Option<TimeSpec>,
+    /// Also yield every decoded kernel record ([`Item::Record`]) as it is
+    /// read, before pairing: for tools that show what the kernel wrote.
+    pub raw_records: bool,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            filter: Filter::match_all(),
+            since: None,
+            until: None,
+            raw_records: false,
+        }
+    }
+}
+
+/// Something wrong with the input, reported where the stream meets it. Each
+/// displays as one line.
+#[derive(Debug)]
+pub enum Warning {
+    /// A corrupt frame was dropped; the stream goes on with the next one.
+    Skipped(FormatError),
+    /// The input ends in the middle of a frame: the stream ends here.
+    Truncated(FormatError),
+    /// The input cannot be read further: the stream ends here.
+    Fatal(FormatError),
+    /// The first kernel record that did not decode (the rest are counted
+    /// in [`Summary::decode_errors`]).
+    Undecodable(DecodeError),
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::Skipped(err) => write!(f, "{err}; skipped it"),
+            Warning::Truncated(err) | Warning::Fatal(err) => write!(f, "{err}"),
+            Warning::Undecodable(err) => write!(f, "undecodable kernel record: {err}"),
+        }
+    }
+}
+
+/// One step of the stream.
+#[derive(Debug)]
+pub enum Item {
+    Event(Event),
+    Warning(Warning),
+    /// A decoded kernel record, only with [`StreamOptions::raw_records`];
+    /// the events it takes part in come as usual.
+    Record(RawRecord),
+    /// The records of a frame are used up and the next step reads input,
+    /// which may block on a pipe: a live consumer flushes its output here.
+    EndOfFrame,
+}
+
+/// Per-reason kernel loss totals of a capture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LossTotals {
+    pub entries: u64,
+    pub exits: u64,
+    pub scratch_busy: u64,
+    /// Refetch records: their calls' events lack the arguments the entry
+    /// did not read (for a deferred exec, the filename and argv).
+    pub refetches: u64,
+}
+
+impl LossTotals {
+    pub fn from_counters(counters: &LossCounters) -> LossTotals {
+        let column = |i: usize| -> u64 {
+            counters
+                .per_cpu
+                .iter()
+                .map(|row| row.get(i).copied().unwrap_or(0))
+                .sum()
+        };
+        LossTotals {
+            entries: column(layout::SC_LOST_ENTER_RINGBUF as usize),
+            exits: column(layout::SC_LOST_EXIT_RINGBUF as usize),
+            scratch_busy: column(layout::SC_LOST_SCRATCH_BUSY as usize),
+            refetches: column(layout::SC_LOST_REFETCH as usize),
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.entries + self.exits + self.scratch_busy + self.refetches
+    }
+
+    /// Entry records that never reached the capture, whatever the reason.
+    pub fn lost_entries(&self) -> u64 {
+        self.entries + self.scratch_busy
+    }
+}
+
+/// Kernel records of a capture by record kind and syscall, counted from
+/// their headers (undecodable ones too, under `unknown`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub records: u64,
+    pub entries: BTreeMap<String, u64>,
+    pub exits: BTreeMap<String, u64>,
+    /// Arguments re-read after the call (refetch records).
+    pub refetches: BTreeMap<String, u64>,
+}
+
+impl RecordCounts {
+    fn count(&mut self, raw: &[u8]) {
+        self.records += 1;
+        // sc_record_header: kind at byte 20, syscall at byte 21.
+        let kind = raw.get(20).copied().map(u64::from);
+        let name = raw
+            .get(21)
+            .copied()
+            .and_then(Syscall::from_raw)
+            .map_or("unknown", |s| s.event_name());
+        let table = match kind {
+            Some(layout::SC_REC_ENTER) => &mut self.entries,
+            Some(layout::SC_REC_EXIT) => &mut self.exits,
+            _ => &mut self.refetches,
+        };
+        match table.get_mut(name) {
+            Some(n) => *n += 1,
+            None => {
+                table.insert(name.to_string(), 1);
+            }
+        }
+    }
+}
+
+/// How a capture's stream ended.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub header: CaptureHeader,
+    pub format_version: u16,
+    /// `None`: the capture was cut short (its recorder did not stop cleanly).
+    pub trailer: Option<Trailer>,
+    /// The kernel's loss counters (the trailer's, else the latest seen).
+    pub loss: LossTotals,
+    /// Entry/exit pairing, including what could not be paired and why.
+    pub pairing: ReassemblyStats,
+    /// Kernel records that did not decode.
+    pub decode_errors: u64,
+    /// Every region the reader skipped or found cut short, in file order.
+    pub damage: Vec<Damage>,
+    /// Corrupt frames or undecodable records were met (not a plain cut).
+    pub damaged: bool,
+    /// The input ended in the middle of a frame.
+    pub truncated: bool,
+    pub records: RecordCounts,
+    /// Data frames whose header checked out.
+    pub frames: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Events the filter let through.
+    pub events_shown: u64,
+}
+
+impl Summary {
+    /// No trailer: the recorder was killed, or the input was cut.
+    pub fn cut_short(&self) -> bool {
+        self.trailer.is_none()
+    }
+
+    /// The end-of-capture messages, one line each, in the order replay
+    /// prints them: frames of a newer version, kernel loss, unpaired
+    /// records, undecodable records, and (unless `strict` makes it an
+    /// error instead) a cut-short capture.
+    pub fn end_warnings(&self, strict: bool) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .damage
+            .iter()
+            .filter(|d| d.kind == DamageKind::UnknownFrameType)
+            .map(ToString::to_string)
+            .collect();
+        let loss = &self.loss;
+        if loss.total() > 0 {
+            lines.push(format!(
+                "{} records lost in the kernel ({} entries, {} exits, {} argument re-reads; the ring buffer was full — try a larger record --ringbuf-size)",
+                loss.total(),
+                loss.lost_entries(),
+                loss.exits,
+                loss.refetches
+            ));
+        }
+        let pairing = &self.pairing;
+        if pairing.orphan_exits > 0 || pairing.incomplete_entries > 0 {
+            lines.push(format!(
+                "{} exit records without their entry and {} entries without their exit could not be paired",
+                pairing.orphan_exits, pairing.incomplete_entries
+            ));
+        }
+        if self.decode_errors > 0 {
+            lines.push(format!(
+                "{} kernel records could not be decoded",
+                self.decode_errors
+            ));
+        }
+        if self.cut_short() && !self.damaged && !self.truncated && !strict {
+            lines.push(CUT_SHORT.to_string());
+        }
+        lines
+    }
+}
+
+/// What replay says of a capture without a trailer.
+pub const CUT_SHORT: &str = "capture was cut short (no trailer: its recorder did not stop cleanly); every complete frame was replayed";
+
+/// Paired, filtered events of one capture. See the module documentation.
+pub struct EventStream<R: Read> {
+    reader: CaptureReader<R>,
+    layout_version: u32,
+    pairing: Reassembler,
+    /// This capture's cgroup id → path mappings (its recorder's host).
+    cgroup_paths: HashMap<u64, Arc<[u8]>>,
+    filter: Filter,
+    raw_records: bool,
+    /// Records were read since the last [`Item::EndOfFrame`].
+    in_frame: bool,
+    /// An event completed by the tapped record, handed out after it.
+    held: Option<Event>,
+    loss: LossTotals,
+    records: RecordCounts,
+    decode_errors: u64,
+    damaged: bool,
+    truncated: bool,
+    events_shown: u64,
+}
+
+impl<R: Read> EventStream<R> {
+    /// Reads the capture header from `source`.
+    pub fn open(source: R, options: &StreamOptions) -> Result<EventStream<R>, OpenError> {
+        let reader = CaptureReader::new(source).map_err(OpenError::Format)?;
+        let header = reader.header();
+        let mut filter = options.filter.clone();
+        let resolve = |option: &'static str, spec: &Option<TimeSpec>| {
+            spec.as_ref()
+                .map(|s| s.resolve(header.start_wall_ns))
+                .transpose()
+                .map_err(|source| OpenError::Time { option, source })
+        };
+        filter.since = resolve("--since", &options.since)?;
+        filter.until = resolve("--until", &options.until)?;
+        let mut pairing = Reassembler::new(ReassemblyConfig::default());
+        pairing.add_clock_anchor(header.clock.boot_ns, header.clock.wall_ns);
+        Ok(EventStream {
+            layout_version: header.layout_version,
+            reader,
+            pairing,
+            cgroup_paths: HashMap::new(),
+            filter,
+            raw_records: options.raw_records,
+            held: None,
+            in_frame: false,
+            loss: LossTotals::default(),
+            records: RecordCounts::default(),
+            decode_errors: 0,
+            damaged: false,
+            truncated: false,
+            events_shown: 0,
+        })
+    }
+
+    pub fn header(&self) -> &CaptureHeader {
+        self.reader.header()
+    }
+
+    /// The next event or warning; `None` at the end of the capture.
+    pub fn next_item(&mut self) -> Option<Item> {
+        if let Some(event) = self.held.take() {
+            return Some(Item::Event(event));
+        }
+        loop {
+            if self.in_frame && self.reader.needs_input() {
+                self.in_frame = false;
+                return Some(Item::EndOfFrame);
+            }
+            let record = match self.reader.next_record() {
+                Ok(Some(record)) => record,
+                Ok(None) => return None,
+                Err(err) if err.is_recoverable() => {
+                    self.damaged = true;
+                    return Some(Item::Warning(Warning::Skipped(err)));
+                }
+                Err(err @ FormatError::Truncated { .. }) => {
+                    self.truncated = true;
+                    return Some(Item::Warning(Warning::Truncated(err)));
+                }
+                Err(err) => {
+                    self.damaged = true;
+                    return Some(Item::Warning(Warning::Fatal(err)));
+                }
+            };
+            self.in_frame = true;
+            match record {
+                Record::Kernel(raw) => {
+                    self.records.count(raw);
+                    let decoded = decode::decode(raw, self.layout_version);
+                    let tapped = match &decoded {
+                        Ok(record) if self.raw_records => Some(record.clone()),
+                        _ => None,
+                    };
+                    let event = match decoded {
+                        Ok(RawRecord::Enter(entry)) => {
+                            self.pairing.push_enter(entry);
+                            None
+                        }
+                        Ok(RawRecord::Refetch(refetch)) => {
+                            self.pairing.push_refetch(refetch);
+                            None
+                        }
+                        Ok(RawRecord::Exit(exit)) => self.pairing.push_exit(&exit),
+                        Err(err) => {
+                            self.decode_errors += 1;
+                            self.damaged = true;
+                            if self.decode_errors == 1 {
+                                return Some(Item::Warning(Warning::Undecodable(err)));
+                            }
+                            None
+                        }
+                    };
+                    let shown = event.and_then(|e| self.select(e));
+                    match (tapped, shown) {
+                        (Some(record), shown) => {
+                            self.held = shown;
+                            return Some(Item::Record(record));
+                        }
+                        (None, Some(event)) => return Some(Item::Event(event)),
+                        (None, None) => {}
+                    }
+                }
+                Record::ClockAnchor(anchor) => self
+                    .pairing
+                    .add_clock_anchor(anchor.boot_ns, anchor.wall_ns),
+                Record::LossCounters(counters) => self.loss = LossTotals::from_counters(&counters),
+                Record::CgroupPath(c) => {
+                    self.cgroup_paths.insert(c.id, Arc::from(c.path));
+                }
+            }
+        }
+    }
+
+    /// Joins the event's cgroup path and applies the filter.
+    fn select(&mut self, mut event: Event) -> Option<Event> {
+        event.cgroup_path = self.cgroup_paths.get(&event.cgroup_id).cloned();
+        if !self.filter.matches(&event) {
+            return None;
+        }
+        self.events_shown += 1;
+        Some(event)
+    }
+
+    /// Ends the capture (what is still pending is counted as unpaired) and
+    /// says how it went. Call it after `next_item` returned `None`.
+    pub fn finish(mut self) -> Summary {
+        self.pairing.finish();
+        let trailer = self.reader.trailer().cloned();
+        let loss = trailer
+            .as_ref()
+            .map_or(self.loss, |t| LossTotals::from_counters(&t.lost));
+        Summary {
+            header: self.reader.header().clone(),
+            format_version: self.reader.version(),
+            trailer,
+            loss,
+            pairing: *self.pairing.stats(),
+            decode_errors: self.decode_errors,
+            damage: self.reader.damage().to_vec(),
+            damaged: self.damaged,
+            truncated: self.truncated,
+            records: self.records,
+            frames: self.reader.stats().data_frames,
+            bytes: self.reader.offset(),
+            events_shown: self.events_shown,
+        }
+    }
+}
+
+impl<R: Read> Iterator for EventStream<R> {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        self.next_item()
+    }
+}
+
+/// Why a capture could not be opened as a stream.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Format(FormatError),
+    #[error("{option}: {source}")]
+    Time {
+        option: &'static str,
+        source: TimeParseError,
+    },
+}
