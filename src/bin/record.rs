@@ -132,9 +132,6 @@ impl Args {
     }
 }
 
-/// Exit status of a usage error, as for every Unix tool.
-const USAGE: u8 = 2;
-
 fn run(options: &RecordOptions) -> Result<()> {
     record::install_signal_handlers()
         .map_err(|err| anyhow::anyhow!("installing signal handlers: {err}"))?;
@@ -152,23 +149,12 @@ fn run(options: &RecordOptions) -> Result<()> {
 fn main() -> ExitCode {
     let options = match Args::try_parse() {
         Ok(args) => args.into_options(),
-        Err(err) => {
-            use clap::error::ErrorKind;
-            if matches!(
-                err.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-            ) {
-                let _ = err.print();
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("record: {}", args::clap_one_line(&err));
-            return ExitCode::from(USAGE);
-        }
+        Err(err) => return args::usage_exit("record", &err),
     };
     // Out-of-range settings are usage errors too, found before anything loads.
     if let Err(err) = options.probes.validate() {
         eprintln!("record: {err}");
-        return ExitCode::from(USAGE);
+        return ExitCode::from(args::USAGE_EXIT);
     }
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,

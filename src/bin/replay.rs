@@ -162,9 +162,6 @@ impl Args {
     }
 }
 
-/// Exit status of a usage error, as for every Unix tool.
-const USAGE: u8 = 2;
-
 fn run(options: &ReplayOptions) -> Result<Outcome> {
     Ok(replay::run(options)?)
 }
@@ -172,7 +169,7 @@ fn run(options: &ReplayOptions) -> Result<Outcome> {
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(args) => args,
-        Err(err) => return usage_error(&err),
+        Err(err) => return args::usage_exit("replay", &err),
     };
     match run(&args.into_options()) {
         Ok(outcome) => outcome.exit_code(),
@@ -181,20 +178,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `--help` and `--version` print as clap does; any other parse error is
-/// one line on stderr and exit 2.
-fn usage_error(err: &clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    if matches!(
-        err.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-    ) {
-        // Printing help to a closed pipe is not worth an error.
-        let _ = err.print();
-        return ExitCode::SUCCESS;
-    }
-    eprintln!("replay: {}", snoopcap::replay::args::clap_one_line(err));
-    ExitCode::from(USAGE)
 }

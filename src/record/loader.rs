@@ -83,6 +83,10 @@ pub enum ProbeError {
         "this kernel does not support BPF (the bpf() syscall failed: {0}); snoopcap needs CONFIG_BPF_SYSCALL=y"
     )]
     NoBpf(String),
+    #[error(
+        "this kernel is {release}; snoopcap's BPF programs need Linux 5.17 or later (bpf_loop)"
+    )]
+    KernelTooOld { release: String },
     #[error("invalid setting: {0}")]
     Config(String),
     #[error("{what} {path}: {reason}")]
@@ -235,11 +239,38 @@ pub fn check_environment() -> Result<(), ProbeError> {
     if unsafe { libc::geteuid() } != 0 {
         return Err(ProbeError::NotRoot);
     }
+    check_kernel_release()?;
     check_bpf_syscall()?;
     if !Path::new("/sys/kernel/btf/vmlinux").exists() {
         return Err(ProbeError::NoBtf);
     }
     ensure_tracefs()
+}
+
+/// The oldest kernel the BPF programs load on: `bpf_loop` (5.17) is the
+/// newest helper they use (with `bpf_task_pt_regs`, 5.15, task storage,
+/// 5.11, ring buffers, 5.8).
+const MIN_KERNEL: (u32, u32) = (5, 17);
+
+/// Refuses a kernel older than [`MIN_KERNEL`] with one line, instead of a
+/// verifier log about an unknown helper.
+fn check_kernel_release() -> Result<(), ProbeError> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    match parse_release(&release) {
+        Some(version) if version < MIN_KERNEL => Err(ProbeError::KernelTooOld {
+            release: release.trim().to_string(),
+        }),
+        // An unreadable or odd release string: let the load say what fails.
+        _ => Ok(()),
+    }
+}
+
+/// `major.minor` of a kernel release such as `6.18.0-1-amd64`.
+fn parse_release(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.trim().split(['.', '-', '+']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// A kernel without BPF answers the bpf() syscall with ENOSYS; one with it
@@ -637,4 +668,31 @@ pub fn drain(ring: &libbpf_rs::RingBuffer<'_>, timeout: Duration) -> Result<(), 
         other => other.map_err(failed)?,
     }
     ring.consume().map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_releases() {
+        assert_eq!(parse_release("6.18.0-1-amd64"), Some((6, 18)));
+        assert_eq!(parse_release("5.17.3"), Some((5, 17)));
+        assert_eq!(parse_release("5.4.0+"), Some((5, 4)));
+        assert!(parse_release("5.4.0").is_some_and(|v| v < MIN_KERNEL));
+        assert!(parse_release("6.1").is_some_and(|v| v >= MIN_KERNEL));
+        assert_eq!(parse_release("garbage"), None);
+    }
+
+    #[test]
+    fn every_program_has_an_event_class() {
+        for syscall in Syscall::ALL {
+            for prefix in ["enter_", "exit_"] {
+                let name = format!("{prefix}{}", syscall.name());
+                assert_eq!(program_class(&name), Some(syscall.class()), "{name}");
+            }
+        }
+        assert_eq!(program_class(EXEC_PREPARE), Some(EventClass::Exec));
+        assert_eq!(program_class("enter_open"), None);
+    }
 }

@@ -44,9 +44,29 @@ pub fn event_classes(text: &str) -> Result<EventClasses, EventClassError> {
     EventClasses::parse_list(text)
 }
 
+/// Exit status of a usage error, as for every Unix tool.
+pub const USAGE_EXIT: u8 = 2;
+
+/// What a binary does with a clap parse error: `--help` and `--version`
+/// print as clap does and exit 0; anything else is one line on stderr,
+/// `TOOL: reason (try --help)`, and exit 2.
+pub fn usage_exit(tool: &str, err: &clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        // Help printed into a closed pipe is not worth an error.
+        let _ = err.print();
+        return std::process::ExitCode::SUCCESS;
+    }
+    eprintln!("{tool}: {}", clap_one_line(err));
+    std::process::ExitCode::from(USAGE_EXIT)
+}
+
 /// A clap parse error as one line: its first line without the `error: `
-/// prefix (the rest is a usage hint). For the binaries' exit-2 messages.
-pub fn clap_one_line(err: &clap::Error) -> String {
+/// prefix (the rest is a usage hint).
+fn clap_one_line(err: &clap::Error) -> String {
     let text = err.to_string();
     let first = text.lines().next().unwrap_or("invalid arguments");
     format!(

@@ -3,6 +3,8 @@
 //! `record` around a workload, and reading a capture back into events.
 
 #![allow(dead_code)]
+// Recording and its imports exist only with the record feature.
+#![cfg_attr(not(feature = "record"), allow(unused_imports))]
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -10,3 +10,4 @@ mod golden;
 #[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;
+mod usage;

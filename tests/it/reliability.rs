@@ -1487,6 +1487,7 @@ fn record_never_overwrites_nor_follows_symlinks_and_creates_0600() {
 // 8. The environment
 
 /// Runs `record` with `pre_exec` run in the child first.
+#[cfg(feature = "record")]
 fn record_with(
     args: &[&OsStr],
     pre_exec: impl FnMut() -> std::io::Result<()> + Send + Sync + 'static,
