@@ -41,6 +41,25 @@ fn main() -> anyhow::Result<()> {
                 "  = event {} pid={} tid={} ret={} latency={}ns",
                 event.syscall, event.pid, event.tid, event.ret, event.latency_ns
             ),
+            Item::Record(RawRecord::Fork(f)) => println!(
+                "fork  ts={} pid={} tid={} child={}/{} child_start={} clone_flags={:#x}",
+                f.ts_ns, f.pid, f.tid, f.child_pid, f.child_tid, f.child_start_ns, f.clone_flags
+            ),
+            Item::Record(RawRecord::ProcExit(x)) => println!(
+                "pexit ts={} pid={} tid={} status={:#x} start={}",
+                x.ts_ns, x.pid, x.tid, x.status, x.start_ns
+            ),
+            Item::Record(RawRecord::Exec(e)) => println!(
+                "exec  ts={} pid={} caller={} flags={:#x} args={:?}",
+                e.ts_ns, e.pid, e.exec_caller_tid, e.flags, e.args
+            ),
+            Item::Process(p) => println!(
+                "snapshot pid={} ppid={} start={} comm={:?}",
+                p.pid,
+                p.ppid,
+                p.start_ns,
+                String::from_utf8_lossy(&p.comm)
+            ),
             Item::Warning(warning) => println!("warning: {warning}"),
             Item::EndOfFrame => {}
         }

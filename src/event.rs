@@ -18,10 +18,14 @@ pub enum Syscall {
     OpenTree,
     MountSetattr,
     Fspick,
+    /// Not a syscall: a task was created (fork, vfork, clone, clone3).
+    Fork,
+    /// Not a syscall: a process ended (its last thread exited).
+    Exit,
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 11] = [
+    pub const ALL: [Syscall; 13] = [
         Syscall::Execve,
         Syscall::Execveat,
         Syscall::Mount,
@@ -33,6 +37,8 @@ impl Syscall {
         Syscall::OpenTree,
         Syscall::MountSetattr,
         Syscall::Fspick,
+        Syscall::Fork,
+        Syscall::Exit,
     ];
 
     /// From the raw layout's syscall number.
@@ -57,6 +63,8 @@ impl Syscall {
             Syscall::OpenTree => "open_tree",
             Syscall::MountSetattr => "mount_setattr",
             Syscall::Fspick => "fspick",
+            Syscall::Fork => "fork",
+            Syscall::Exit => "exit",
         }
     }
 
@@ -73,10 +81,17 @@ impl Syscall {
         matches!(self, Syscall::Execve | Syscall::Execveat)
     }
 
+    /// The process lifecycle kinds (not syscalls): fork and exit.
+    pub fn is_lifecycle(self) -> bool {
+        matches!(self, Syscall::Fork | Syscall::Exit)
+    }
+
     /// Which `--events` class the syscall belongs to.
     pub fn class(self) -> EventClass {
         if self.is_exec() {
             EventClass::Exec
+        } else if self.is_lifecycle() {
+            EventClass::Proc
         } else {
             EventClass::Mount
         }
@@ -94,15 +109,18 @@ impl fmt::Display for Syscall {
 pub enum EventClass {
     Exec,
     Mount,
+    /// Process lifecycle: fork and exit.
+    Proc,
 }
 
 impl EventClass {
-    pub const ALL: [EventClass; 2] = [EventClass::Exec, EventClass::Mount];
+    pub const ALL: [EventClass; 3] = [EventClass::Exec, EventClass::Mount, EventClass::Proc];
 
     pub fn name(self) -> &'static str {
         match self {
             EventClass::Exec => "exec",
             EventClass::Mount => "mount",
+            EventClass::Proc => "proc",
         }
     }
 
@@ -117,6 +135,7 @@ impl EventClass {
 pub struct EventClasses {
     pub exec: bool,
     pub mount: bool,
+    pub proc: bool,
 }
 
 impl Default for EventClasses {
@@ -128,9 +147,9 @@ impl Default for EventClasses {
 /// An `--events` list that names no class or an unknown one. One line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventClassError {
-    #[error("unknown event class {0:?} in --events (expected a comma list of exec, mount)")]
+    #[error("unknown event class {0:?} in --events (expected a comma list of exec, mount, proc)")]
     Unknown(String),
-    #[error("--events has an empty item (expected a comma list of exec, mount)")]
+    #[error("--events has an empty item (expected a comma list of exec, mount, proc)")]
     Empty,
 }
 
@@ -138,10 +157,12 @@ impl EventClasses {
     pub const ALL: EventClasses = EventClasses {
         exec: true,
         mount: true,
+        proc: true,
     };
     pub const NONE: EventClasses = EventClasses {
         exec: false,
         mount: false,
+        proc: false,
     };
 
     /// Parses `--events`' comma list of class names (spaces around names
@@ -180,6 +201,7 @@ impl EventClasses {
         match class {
             EventClass::Exec => self.exec = true,
             EventClass::Mount => self.mount = true,
+            EventClass::Proc => self.proc = true,
         }
     }
 
@@ -187,6 +209,7 @@ impl EventClasses {
         match class {
             EventClass::Exec => self.exec,
             EventClass::Mount => self.mount,
+            EventClass::Proc => self.proc,
         }
     }
 
@@ -420,6 +443,40 @@ pub enum Args {
         path: Captured,
         flags: u32,
     },
+    /// A task was created; the event's pid/tid are the creating task's.
+    Fork {
+        child_pid: u32,
+        child_tid: u32,
+        /// The CLONE_* bits derived from what the tasks share.
+        clone_flags: u64,
+        /// The child's start time (boot clock, ns): with its pid, its identity.
+        child_start_ns: u64,
+    },
+    /// A process ended; the event's pid/tid are its last thread's.
+    Exit {
+        /// The wait(2) status: exit status << 8, or the signal | 0x80 when it dumped core.
+        status: u32,
+        /// The process's start time (boot clock, ns).
+        start_ns: u64,
+    },
+}
+
+impl Args {
+    /// The exit status of an `Exit`'s wait status, `None` when a signal ended it.
+    pub fn exit_code(status: u32) -> Option<i32> {
+        (status & 0x7f == 0).then_some(((status >> 8) & 0xff) as i32)
+    }
+
+    /// The signal that ended the process, `None` for a normal exit.
+    pub fn exit_signal(status: u32) -> Option<u32> {
+        let signal = status & 0x7f;
+        (signal != 0).then_some(signal)
+    }
+
+    /// Whether the process dumped core.
+    pub fn core_dumped(status: u32) -> bool {
+        status & 0x80 != 0
+    }
 }
 
 /// One syscall, entry and exit paired.
@@ -452,9 +509,17 @@ pub struct Event {
     /// The cgroup v2 path of `cgroup_id` (`/system.slice/x.scope`), as the
     /// recorder stored it in the capture; `None` when it is not known.
     pub cgroup_path: Option<std::sync::Arc<[u8]>>,
-    /// The syscall's return value (negative errno on failure).
+    /// The syscall's return value (negative errno on failure); 0 for fork
+    /// and exit events.
     pub ret: i64,
     pub args: Args,
+    /// The start time (boot clock, ns) of the event's process: with `pid`,
+    /// an identity unique within the capture. `None` when the capture does
+    /// not say (the process was neither in the start snapshot nor forked
+    /// during the capture, or its fork record was lost).
+    pub proc_start_ns: Option<u64>,
+    /// The same for the parent process (`ppid`).
+    pub parent_start_ns: Option<u64>,
 }
 
 impl Event {

@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         match item {
             Item::Event(_) => events += 1,
             Item::Warning(w) => assert!(!w.to_string().contains('\n')),
-            Item::Record(_) | Item::EndOfFrame => {}
+            Item::Record(_) | Item::Process(_) | Item::EndOfFrame => {}
         }
     }
     let summary = stream.finish();

@@ -37,8 +37,8 @@ struct Args {
     /// Stop after this many seconds (fractions allowed).
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     duration: Option<Duration>,
-    /// Comma list of event classes: exec, mount (the whole mount family).
-    #[arg(long, value_name = "LIST", default_value = "exec,mount", value_parser = args::event_classes)]
+    /// Comma list of event classes: exec, mount (the whole mount family), proc (fork and exit).
+    #[arg(long, value_name = "LIST", default_value = "exec,mount,proc", value_parser = args::event_classes)]
     events: EventClasses,
     /// Only trace this user id.
     #[arg(short = 'u', long, value_name = "UID")]

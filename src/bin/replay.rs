@@ -47,6 +47,12 @@ struct Args {
     /// Print the capture's header and statistics instead of events.
     #[arg(long)]
     info: bool,
+    /// Print the process tree (lineage, execs, mount-family calls, exits) instead of events.
+    #[arg(long, conflicts_with = "info")]
+    tree: bool,
+    /// Only this process and the processes it created, directly or not (every format and --tree).
+    #[arg(long = "descendants-of", value_name = "PID")]
+    descendants_of: Option<u32>,
     /// Treat a capture that was cut short (no trailer) as an error.
     #[arg(long)]
     strict: bool,
@@ -127,6 +133,7 @@ impl Args {
             format,
             events: self.events,
             info: self.info,
+            tree: self.tree,
             strict: self.strict,
             select: StreamOptions {
                 filter: Filter {
@@ -144,6 +151,7 @@ impl Args {
                 since: self.since,
                 until: self.until,
                 raw_records: false,
+                descendants_of: self.descendants_of,
             },
             fails: self.fails,
             render: RenderOptions {

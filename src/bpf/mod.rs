@@ -12,7 +12,7 @@ pub mod layout {
 }
 
 /// The record structs of `snoopcap.h` (`sc_record_header`, `sc_enter`,
-/// `sc_str`, `sc_exit`), field for field, each with a compile-time check of
+/// `sc_str`, `sc_exit`, `sc_fork`, `sc_proc_exit`), field for field, each with a compile-time check of
 /// its size against the header's `SC_*_SIZE`.
 #[allow(non_camel_case_types)]
 pub mod raw {
@@ -29,6 +29,10 @@ pub mod raw {
     unsafe impl plain::Plain for sc_str {}
     // SAFETY: as above.
     unsafe impl plain::Plain for sc_exit {}
+    // SAFETY: as above.
+    unsafe impl plain::Plain for sc_fork {}
+    // SAFETY: as above.
+    unsafe impl plain::Plain for sc_proc_exit {}
 }
 
 /// Number of loss reasons counted per CPU (see `enum sc_loss_reason`).

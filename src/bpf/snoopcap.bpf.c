@@ -269,7 +269,9 @@ static __always_inline __u16 append_item(__u8 *strings, __u32 *off, const void *
 /* The loss reason of a record of `kind` that could not be written. */
 static __always_inline __u32 lost_reason(__u8 kind, __u32 reason)
 {
-	return kind == SC_REC_REFETCH ? SC_LOST_REFETCH : reason;
+	if (kind == SC_REC_REFETCH)
+		return SC_LOST_REFETCH;
+	return kind == SC_REC_EXEC ? SC_LOST_PROC : reason;
 }
 
 static __always_inline struct sc_scratch *claim_scratch(__u32 slot, __u8 kind)
@@ -709,6 +711,29 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
 }
 
 /*
+ * Execs the syscall tracepoints do not see: a 32-bit program's execve goes
+ * through the compat syscall table, which they skip, and a kernel-started
+ * exec makes no syscall. exec_prepare sees every exec while the caller's
+ * registers still say which syscall it was (after the point of no return the
+ * kernel rewrites the syscall number for the new image's ABI), and marks
+ * these here for exec_done. Rare: native execs never create the storage.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} sc_exec_mark SEC(".maps");
+
+static __always_inline void mark_exec_without_syscall(struct task_struct *task)
+{
+	__u32 *mark = bpf_task_storage_get(&sc_exec_mark, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (mark)
+		*mark = 1;
+}
+
+/*
  * An exec whose entry deferred its strings or could not read them all, at the
  * last moment the old image is still there: the kernel has just copied the
  * filename and argv (and so paged them in), and the point of no return is
@@ -722,13 +747,16 @@ int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
 {
 	struct sc_refetch *r;
 
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	/* A kernel-started exec (no syscall) has neither number. */
+	__u64 nr = SC_SYSCALL_NR(regs);
+
 	/* `task` is the current task: the filters apply as at entry. */
 	if (!should_trace(task))
 		return 0;
+	if (nr != SC_NR_EXECVE && nr != SC_NR_EXECVEAT)
+		mark_exec_without_syscall(task);
 	if (cfg_defer_exec_strings) {
-		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-		/* A kernel-started exec (no syscall) has neither number. */
-		__u64 nr = SC_SYSCALL_NR(regs);
 
 		if (nr == SC_NR_EXECVE)
 			refetch_exec_from_regs(SC_SYS_EXECVE, regs, task);
@@ -850,3 +878,193 @@ SC_MOUNT_PROGS(move_mount, SC_SYS_MOVE_MOUNT, 5)
 SC_MOUNT_PROGS(open_tree, SC_SYS_OPEN_TREE, 3)
 SC_MOUNT_PROGS(mount_setattr, SC_SYS_MOUNT_SETATTR, 5)
 SC_MOUNT_PROGS(fspick, SC_SYS_FSPICK, 3)
+
+/* ---- process lifecycle (layout 3+) ---- */
+
+/*
+ * The return values of the tp_btf programs below, like exec_prepare's, are
+ * ignored by the kernel (BTF tracepoints have no perf/ftrace delivery to
+ * gate), so they return 0.
+ */
+
+#define SC_TS_COMPAT 0x0002 /* x86 thread_info.status: the task runs 32-bit code */
+
+/* CLONE_* values (uapi/linux/sched.h), for the flags derived in proc_fork. */
+#define SC_CLONE_VM 0x00000100
+#define SC_CLONE_FS 0x00000200
+#define SC_CLONE_FILES 0x00000400
+#define SC_CLONE_SIGHAND 0x00000800
+#define SC_CLONE_PARENT 0x00008000
+#define SC_CLONE_THREAD 0x00010000
+#define SC_CLONE_NEWNS 0x00020000
+
+/*
+ * A task was created. sched_process_fork runs in the creating task after the
+ * new one is complete (its ids and start time are set) and before it can
+ * run, so the fork record always comes before anything the child does. The
+ * tracepoint does not carry clone's flags; the ones that show in what the
+ * two tasks share are derived from it.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct sc_fork *f;
+	__u64 flags = 0;
+
+	/* `parent` is the current task: the filters apply to the creator. */
+	if (!should_trace(parent))
+		return 0;
+	f = bpf_ringbuf_reserve(&sc_events, sizeof(*f), 0);
+	if (!f) {
+		count_lost(SC_LOST_PROC);
+		return 0;
+	}
+	fill_header(&f->hdr, SC_REC_FORK, SC_SYS_FORK, parent);
+	f->hdr.size = sizeof(*f);
+	f->child_start_ns = child->start_boottime;
+	f->parent_start_ns = parent->group_leader->start_boottime;
+	if (child->mm == parent->mm)
+		flags |= SC_CLONE_VM;
+	if (child->fs == parent->fs)
+		flags |= SC_CLONE_FS;
+	if (child->files == parent->files)
+		flags |= SC_CLONE_FILES;
+	if (child->sighand == parent->sighand)
+		flags |= SC_CLONE_SIGHAND;
+	if (child->tgid == parent->tgid)
+		flags |= SC_CLONE_THREAD;
+	else if (child->real_parent != parent && child->real_parent->tgid != parent->tgid)
+		flags |= SC_CLONE_PARENT;
+	if (child->nsproxy->mnt_ns != parent->nsproxy->mnt_ns)
+		flags |= SC_CLONE_NEWNS;
+	f->clone_flags = flags;
+	f->cgroup_id = bpf_get_current_cgroup_id();
+	f->child_pid = child->tgid;
+	f->child_tid = child->pid;
+	f->child_ppid = child->real_parent->tgid;
+	f->ppid = parent->real_parent->tgid;
+	f->uid = parent->cred->uid.val;
+	f->gid = parent->cred->gid.val;
+	f->mnt_ns = parent->nsproxy->mnt_ns->ns.inum;
+	f->reserved = 0;
+	__builtin_memcpy(f->comm, parent->comm, sizeof(f->comm));
+	__builtin_memcpy(f->pcomm, parent->real_parent->comm, sizeof(f->pcomm));
+	bpf_ringbuf_submit(f, wakeup_flags());
+	return 0;
+}
+
+/*
+ * A process ended. sched_process_exit runs in each exiting thread;
+ * `group_dead` is true in the last one, when the process as a whole is gone:
+ * only then is a record written (thread exits are not recorded). By then
+ * do_exit has stored the exit code; for a group exit (exit_group(2), or a
+ * fatal signal) it is the group's, which the signal struct also keeps.
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit, struct task_struct *p, bool group_dead)
+{
+	struct sc_proc_exit *x;
+	__u32 code;
+
+	if (!group_dead || !should_trace(p))
+		return 0;
+	x = bpf_ringbuf_reserve(&sc_events, sizeof(*x), 0);
+	if (!x) {
+		count_lost(SC_LOST_PROC);
+		return 0;
+	}
+	code = p->exit_code;
+	if (!code && (p->signal->flags & 0x00000004 /* SIGNAL_GROUP_EXIT */))
+		code = p->signal->group_exit_code;
+	fill_header(&x->hdr, SC_REC_PROC_EXIT, SC_SYS_EXIT, p);
+	x->hdr.size = sizeof(*x);
+	x->start_ns = p->group_leader->start_boottime;
+	x->cgroup_id = bpf_get_current_cgroup_id();
+	x->exit_code = code;
+	x->ppid = p->real_parent->tgid;
+	x->uid = p->cred->uid.val;
+	x->gid = p->cred->gid.val;
+	x->mnt_ns = p->nsproxy ? p->nsproxy->mnt_ns->ns.inum : 0; /* exit_task_namespaces may have run */
+	x->reserved = 0;
+	__builtin_memcpy(x->comm, p->comm, sizeof(x->comm));
+	__builtin_memcpy(x->pcomm, p->real_parent->comm, sizeof(x->pcomm));
+	bpf_ringbuf_submit(x, wakeup_flags());
+	return 0;
+}
+
+/* Most bytes of argv kept from a SC_REC_EXEC record's argument area. */
+#define SC_EXEC_ARGV_BLOCK 4096
+
+/*
+ * A successful exec, once the new image is in place: writes a SC_REC_EXEC
+ * record for the execs the syscall tracepoints do not show whole (see
+ * SC_REC_EXEC in snoopcap.h); the common native exec of a 64-bit program
+ * costs one task-storage lookup here. The filename is the kernel's copy;
+ * argv is the new image's argument area (mm->arg_start..arg_end, just
+ * written by the kernel, so present), kept as one blob.
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_done, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 *mark = bpf_task_storage_get(&sc_exec_mark, p, 0, 0);
+	bool compat_image = p->thread_info.status & SC_TS_COMPAT;
+	struct sc_scratch *scratch;
+	struct sc_enter *e;
+	__u8 *strings;
+	struct sc_str item = {};
+	__u64 arg_start, arg_end, len;
+	__u32 off;
+	long n;
+
+	if (mark)
+		bpf_task_storage_delete(&sc_exec_mark, p);
+	if (!mark && !compat_image)
+		return 0;
+	if (!should_trace(p))
+		return 0;
+	scratch = claim_scratch(SC_SLOT_EXEC, SC_REC_EXEC);
+	if (!scratch)
+		return 0;
+	e = (struct sc_enter *)scratch->buf;
+	fill_enter(e, SC_REC_EXEC, SC_SYS_EXECVE, p);
+	e->args[0] = (__u32)old_pid;
+	e->flags = (mark ? SC_EXEC_NO_SYSCALL : 0) | (compat_image ? SC_EXEC_COMPAT_IMAGE : 0);
+	strings = scratch->buf + SC_ENTER_SIZE;
+
+	/* The filename, as the kernel executed it. */
+	n = bpf_probe_read_kernel_str(strings + SC_STR_SIZE, SC_PATH_MAX, BPF_CORE_READ(bprm, filename));
+	item.flags = 0;
+	if (n < 0) {
+		item.flags = SC_STR_FAULT;
+		n = 0;
+	} else if (n > 0) {
+		n -= 1; /* the NUL */
+	}
+	item.len = n;
+	__builtin_memcpy(strings, &item, sizeof(item));
+	off = SC_STR_SIZE + (__u32)n;
+
+	/* argv: NUL-terminated strings back to back. */
+	arg_start = p->mm->arg_start;
+	arg_end = p->mm->arg_end;
+	len = arg_end > arg_start ? arg_end - arg_start : 0;
+	item.flags = SC_STR_BINARY;
+	if (len > SC_EXEC_ARGV_BLOCK) {
+		len = SC_EXEC_ARGV_BLOCK;
+		item.flags |= SC_STR_TRUNCATED;
+	}
+	if (off > SC_PATH_MAX + SC_STR_SIZE)
+		off = SC_PATH_MAX + SC_STR_SIZE; /* never: n < SC_PATH_MAX; for the verifier */
+	if (len > 0 && bpf_probe_read_user(strings + off + SC_STR_SIZE, len & (2 * SC_EXEC_ARGV_BLOCK - 1),
+					   (const void *)arg_start) < 0) {
+		item.flags = SC_STR_FAULT | SC_STR_BINARY;
+		len = 0;
+	}
+	item.len = len;
+	__builtin_memcpy(strings + off, &item, sizeof(item));
+	off += SC_STR_SIZE + (__u32)len;
+	e->nstrings = 2;
+	submit_enter(scratch, off);
+	*(volatile __u64 *)&scratch->busy = 0; /* same CPU only: a plain store releases it */
+	return 0;
+}

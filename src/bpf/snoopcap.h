@@ -21,9 +21,11 @@
 /*
  * Version 2 has the same structs as version 1 and adds the entry flag
  * SC_ENTER_DEFERRED (an exec entry whose strings all come in its refetch
- * record). Replay decodes both.
+ * record). Version 3 keeps both and adds the process lifecycle records
+ * (SC_REC_FORK, SC_REC_PROC_EXIT, SC_REC_EXEC) and the loss reason
+ * SC_LOST_PROC. Replay decodes all three.
  */
-#define SC_LAYOUT_VERSION 2
+#define SC_LAYOUT_VERSION 3
 
 #define SC_TASK_COMM_LEN 16
 
@@ -40,6 +42,9 @@ enum sc_syscall {
 	SC_SYS_OPEN_TREE = 9,
 	SC_SYS_MOUNT_SETATTR = 10,
 	SC_SYS_FSPICK = 11,
+	/* Not syscalls: the process lifecycle records' "syscall" (layout 3+). */
+	SC_SYS_FORK = 12, /* SC_REC_FORK: a task was created (fork, vfork, clone, clone3) */
+	SC_SYS_EXIT = 13, /* SC_REC_PROC_EXIT: a process ended (its last thread exited) */
 };
 
 /* sc_record_header.kind */
@@ -58,6 +63,23 @@ enum sc_record_kind {
 	 * identity fields (cgroup_id .. pcomm) are zero: the entry has them.
 	 */
 	SC_REC_REFETCH = 3,
+	/* Layout 3+: struct sc_fork, at tracepoint sched_process_fork. */
+	SC_REC_FORK = 4,
+	/* Layout 3+: struct sc_proc_exit, at sched_process_exit of the last thread. */
+	SC_REC_PROC_EXIT = 5,
+	/*
+	 * Layout 3+: struct sc_enter followed by two string items (the filename
+	 * the kernel executed, then argv as one SC_STR_BINARY blob of
+	 * NUL-terminated strings), syscall SC_SYS_EXECVE: a successful exec seen
+	 * at tracepoint sched_process_exec that the syscall tracepoints do not
+	 * show whole. Written only when the caller was not a native
+	 * execve/execveat (a 32-bit program, or the kernel itself:
+	 * SC_EXEC_NO_SYSCALL) or the new image is a 32-bit program, whose
+	 * syscall exit is not traced (SC_EXEC_COMPAT_IMAGE). args[0] is the
+	 * caller's thread id before the exec (the exec makes the caller the
+	 * leader: hdr.pid == hdr.tid).
+	 */
+	SC_REC_EXEC = 6,
 };
 
 /* Common prefix of every record. */
@@ -83,6 +105,9 @@ struct sc_record_header {
  * entry, and a read that faults costs more than the whole record.
  */
 #define SC_ENTER_DEFERRED 0x10
+/* SC_REC_EXEC records only (layout 3+). */
+#define SC_EXEC_NO_SYSCALL 0x20   /* no native execve/execveat entry was traced for it */
+#define SC_EXEC_COMPAT_IMAGE 0x40 /* the new image is a 32-bit program: no syscall exit follows */
 
 /*
  * Fixed part of a syscall-entry record. args[i] holds syscall argument i when
@@ -130,16 +155,58 @@ struct sc_exit {
 	char comm[SC_TASK_COMM_LEN]; /* caller's comm after the call: for exec, the new image's */
 };
 
+/*
+ * A task was created (layout 3+). hdr.pid/tid are the creating task's; the
+ * start times are the kernel's start_boottime (CLOCK_BOOTTIME ns, the clock
+ * of ts_ns): with the pid, a process identity that survives pid reuse.
+ */
+struct sc_fork {
+	struct sc_record_header hdr;
+	__u64 child_start_ns;  /* the new task's start time */
+	__u64 parent_start_ns; /* the creating process's (its group leader's) start time */
+	__u64 clone_flags;     /* CLONE_* bits derived from what the tasks share (docs/FORMAT.md) */
+	__u64 cgroup_id;       /* the creating task's cgroup v2 id */
+	__u32 child_pid;       /* the new task's process id (tgid): hdr.pid for a thread */
+	__u32 child_tid;       /* the new task's thread id */
+	__u32 child_ppid;      /* the new task's real parent's tgid (CLONE_PARENT makes it ours) */
+	__u32 ppid;            /* the creating task's real parent's tgid */
+	__u32 uid;             /* real uid */
+	__u32 gid;             /* real gid */
+	__u32 mnt_ns;          /* mount namespace inode number */
+	__u32 reserved;        /* zero */
+	char comm[SC_TASK_COMM_LEN];  /* the creating task's comm */
+	char pcomm[SC_TASK_COMM_LEN]; /* its real parent's comm */
+};
+
+/* A process ended: its last thread exited (layout 3+). hdr.pid/tid: that thread. */
+struct sc_proc_exit {
+	struct sc_record_header hdr;
+	__u64 start_ns;  /* the process's start time (its group leader's start_boottime) */
+	__u64 cgroup_id;
+	__u32 exit_code; /* wait(2) status: exit status << 8, or the signal | 0x80 if it dumped core */
+	__u32 ppid;      /* real parent's tgid */
+	__u32 uid;       /* real uid */
+	__u32 gid;       /* real gid */
+	__u32 mnt_ns;    /* mount namespace inode number */
+	__u32 reserved;  /* zero */
+	char comm[SC_TASK_COMM_LEN];
+	char pcomm[SC_TASK_COMM_LEN]; /* real parent's comm */
+};
+
 /* Record sizes, checked on both sides (build.rs turns these into Rust constants). */
 #define SC_RECORD_HEADER_SIZE 24
 #define SC_ENTER_SIZE 136
 #define SC_STR_SIZE 4
 #define SC_EXIT_SIZE 48
+#define SC_FORK_SIZE 120
+#define SC_PROC_EXIT_SIZE 96
 
 _Static_assert(sizeof(struct sc_record_header) == SC_RECORD_HEADER_SIZE, "sc_record_header size");
 _Static_assert(sizeof(struct sc_enter) == SC_ENTER_SIZE, "sc_enter size");
 _Static_assert(sizeof(struct sc_str) == SC_STR_SIZE, "sc_str size");
 _Static_assert(sizeof(struct sc_exit) == SC_EXIT_SIZE, "sc_exit size");
+_Static_assert(sizeof(struct sc_fork) == SC_FORK_SIZE, "sc_fork size");
+_Static_assert(sizeof(struct sc_proc_exit) == SC_PROC_EXIT_SIZE, "sc_proc_exit size");
 
 /* Limits of what one record can hold. */
 #define SC_MAX_ARGS_LIMIT 128       /* --max-args upper bound */
@@ -160,7 +227,9 @@ enum sc_loss_reason {
 	 * except for the arguments the entry could not (or did not) read.
 	 */
 	SC_LOST_REFETCH = 3,
-	SC_LOST_REASONS = 4,
+	/* A fork, process exit or exec record did not fit in the ring buffer (layout 3+). */
+	SC_LOST_PROC = 4,
+	SC_LOST_REASONS = 5,
 };
 
 #endif /* SNOOPCAP_H */

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use super::codec;
 use super::error::FormatError;
-use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters};
+use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo};
 
 /// First 8 bytes of every capture.
 pub const MAGIC: [u8; 8] = *b"SNOOPCAP";
@@ -45,6 +45,9 @@ pub const KIND_CLOCK_ANCHOR: u8 = 2;
 pub const KIND_LOSS_COUNTERS: u8 = 3;
 /// Envelope kind: a [`CgroupPath`].
 pub const KIND_CGROUP_PATH: u8 = 4;
+/// Envelope kind: a [`ProcessInfo`], one process of the snapshot of the
+/// process table `record` takes when it starts.
+pub const KIND_PROCESS: u8 = 5;
 
 /// Bytes 0..8 of a kernel record: its boot-clock timestamp.
 pub const KERNEL_TIMESTAMP_LEN: usize = 8;
@@ -268,6 +271,7 @@ pub(crate) fn check_payload(payload: &[u8]) -> Result<PayloadSummary, String> {
             KIND_CLOCK_ANCHOR => check_decodes::<ClockAnchor>(body, index, "clock anchor")?,
             KIND_LOSS_COUNTERS => check_decodes::<LossCounters>(body, index, "loss counters")?,
             KIND_CGROUP_PATH => check_decodes::<CgroupPath>(body, index, "cgroup path")?,
+            KIND_PROCESS => check_decodes::<ProcessInfo>(body, index, "process")?,
             _ => s.unknown += 1,
         }
         s.envelopes += 1;

@@ -25,5 +25,7 @@ pub use frame::{
     MAX_FRAME_BYTES, MAX_HEADER_BODY_BYTES, MAX_RECORD_BYTES,
 };
 pub use reader::{CaptureReader, ReaderStats, Record};
-pub use types::{CaptureHeader, CgroupPath, ClockAnchor, KindCount, LossCounters, Trailer};
+pub use types::{
+    CaptureHeader, CgroupPath, ClockAnchor, KindCount, LossCounters, ProcessInfo, Trailer,
+};
 pub use writer::{CaptureWriter, SyncSink, WriterOptions};

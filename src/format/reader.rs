@@ -10,10 +10,10 @@ use super::error::{Damage, DamageKind, FormatError};
 use super::frame::{
     self, FrameHeader, COMPRESSION_ZSTD, FILE_HEADER_PREFIX_LEN, FORMAT_VERSION, FRAME_HEADER_LEN,
     FRAME_MAGIC, FRAME_TYPE_DATA, FRAME_TYPE_TRAILER, KIND_CGROUP_PATH, KIND_CLOCK_ANCHOR,
-    KIND_KERNEL_RECORD, KIND_LOSS_COUNTERS, MAGIC, MAX_HEADER_BODY_BYTES,
+    KIND_KERNEL_RECORD, KIND_LOSS_COUNTERS, KIND_PROCESS, MAGIC, MAX_HEADER_BODY_BYTES,
 };
 use super::source::Source;
-use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters, Trailer};
+use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, Trailer};
 
 use zstd::zstd_safe;
 
@@ -32,6 +32,8 @@ pub enum Record<'a> {
     LossCounters(LossCounters),
     /// A cgroup id to path mapping.
     CgroupPath(CgroupPath),
+    /// One process of the start snapshot.
+    Process(ProcessInfo),
 }
 
 /// Counters of what the reader has seen so far.
@@ -196,6 +198,7 @@ impl<R: Read> CaptureReader<R> {
                                 | KIND_CLOCK_ANCHOR
                                 | KIND_LOSS_COUNTERS
                                 | KIND_CGROUP_PATH
+                                | KIND_PROCESS
                         ) {
                             break (kind, body);
                         }
@@ -215,6 +218,7 @@ impl<R: Read> CaptureReader<R> {
         let decoded = match kind {
             KIND_CLOCK_ANCHOR => codec::decode(bytes).map(Record::ClockAnchor),
             KIND_LOSS_COUNTERS => codec::decode(bytes).map(Record::LossCounters),
+            KIND_PROCESS => codec::decode(bytes).map(Record::Process),
             _ => codec::decode(bytes).map(Record::CgroupPath),
         };
         match decoded {

@@ -85,6 +85,28 @@ pub struct CgroupPath {
     pub path: Vec<u8>,
 }
 
+/// One process of the snapshot of the process table that `record` takes
+/// from /proc when it starts, so that processes older than the capture have
+/// names, command lines and parents. Written before the first kernel record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    /// Process id (tgid).
+    pub pid: u32,
+    /// Parent's process id.
+    pub ppid: u32,
+    /// Start time, boot clock ns (from /proc/PID/stat's starttime, so a
+    /// multiple of the clock tick): with `pid`, the process's identity.
+    pub start_ns: u64,
+    /// Real uid.
+    pub uid: u32,
+    /// Command name (`comm`), raw bytes.
+    pub comm: Vec<u8>,
+    /// Command line, argv[0] first (empty for kernel threads).
+    pub argv: Vec<Vec<u8>>,
+    /// cgroup v2 path (`/system.slice/...`), raw bytes; empty when unknown.
+    pub cgroup: Vec<u8>,
+}
+
 /// Number of kernel records of one (syscall, record kind) pair.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct KindCount {

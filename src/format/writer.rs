@@ -13,9 +13,9 @@ use super::error::FormatError;
 use super::frame::{
     self, FrameHeader, COMPRESSION_ZSTD, ENVELOPE_HEADER_LEN, FRAME_HEADER_LEN, FRAME_TYPE_DATA,
     FRAME_TYPE_TRAILER, KIND_CGROUP_PATH, KIND_CLOCK_ANCHOR, KIND_KERNEL_RECORD,
-    KIND_LOSS_COUNTERS, MAX_RECORD_BYTES,
+    KIND_LOSS_COUNTERS, KIND_PROCESS, MAX_RECORD_BYTES,
 };
-use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters, Trailer};
+use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, Trailer};
 
 /// An output a capture can be written to: `Write` plus a way to make what
 /// was written durable.
@@ -192,6 +192,11 @@ impl<W: SyncSink> CaptureWriter<W> {
     /// Appends a cgroup id to path mapping.
     pub fn push_cgroup_path(&mut self, c: &CgroupPath) -> Result<(), FormatError> {
         self.push_encoded(KIND_CGROUP_PATH, c, "cgroup path")
+    }
+
+    /// Appends one process of the start snapshot.
+    pub fn push_process(&mut self, p: &ProcessInfo) -> Result<(), FormatError> {
+        self.push_encoded(KIND_PROCESS, p, "process")
     }
 
     /// True when envelopes are pending and the oldest was pushed at least

@@ -606,14 +606,17 @@ impl<'obj> Probes<'obj> {
 /// `exec_prepare`. The one place that ties programs to classes: the BPF
 /// object's program list is the only list of programs.
 fn program_class(name: &str) -> Option<EventClass> {
-    if name == EXEC_PREPARE {
-        return Some(EventClass::Exec);
+    match name {
+        EXEC_PREPARE | "exec_done" => return Some(EventClass::Exec),
+        "proc_fork" | "proc_exit" => return Some(EventClass::Proc),
+        _ => {}
     }
     let syscall = name
         .strip_prefix("enter_")
         .or_else(|| name.strip_prefix("exit_"))?;
     Syscall::ALL
         .into_iter()
+        .filter(|s| !s.is_lifecycle())
         .find(|s| s.name() == syscall)
         .map(Syscall::class)
 }
@@ -686,13 +689,16 @@ mod tests {
 
     #[test]
     fn every_program_has_an_event_class() {
-        for syscall in Syscall::ALL {
+        for syscall in Syscall::ALL.into_iter().filter(|s| !s.is_lifecycle()) {
             for prefix in ["enter_", "exit_"] {
                 let name = format!("{prefix}{}", syscall.name());
                 assert_eq!(program_class(&name), Some(syscall.class()), "{name}");
             }
         }
         assert_eq!(program_class(EXEC_PREPARE), Some(EventClass::Exec));
+        assert_eq!(program_class("exec_done"), Some(EventClass::Exec));
+        assert_eq!(program_class("proc_fork"), Some(EventClass::Proc));
+        assert_eq!(program_class("enter_fork"), None);
         assert_eq!(program_class("enter_open"), None);
     }
 }

@@ -8,6 +8,7 @@
 pub mod cgroup;
 pub mod hostinfo;
 pub mod loader;
+pub mod snapshot;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -265,9 +266,14 @@ fn check_capabilities() -> Result<(), RecordError> {
 }
 
 /// Counts of records by (syscall, kind), indexed by the raw numbers.
+/// Kernel records by raw syscall number (rows, 0..=SC_SYS_EXIT) and raw
+/// record kind (columns, 0..=SC_REC_EXEC).
 struct KindCounts {
-    counts: [[u64; 3]; 12],
+    counts: [[u64; KIND_SLOTS]; SYSCALL_SLOTS],
 }
+
+const KIND_SLOTS: usize = layout::SC_REC_EXEC as usize + 1;
+const SYSCALL_SLOTS: usize = layout::SC_SYS_EXIT as usize + 1;
 
 impl KindCounts {
     fn count(&mut self, raw: &[u8]) {
@@ -283,10 +289,15 @@ impl KindCounts {
         }
     }
 
-    fn entries(&self) -> u64 {
+    /// Events written: syscall entries, forks and process exits.
+    fn events(&self) -> u64 {
         self.counts
             .iter()
-            .map(|row| row[layout::SC_REC_ENTER as usize])
+            .map(|row| {
+                row[layout::SC_REC_ENTER as usize]
+                    + row[layout::SC_REC_FORK as usize]
+                    + row[layout::SC_REC_PROC_EXIT as usize]
+            })
             .sum()
     }
 
@@ -464,12 +475,19 @@ fn record_into(
         sync_each_frame: matches!(opts.output, Output::File(_)),
         ..WriterOptions::default()
     };
-    let writer = CaptureWriter::new(sink, &header, writer_opts).map_err(write_err)?;
+    let mut writer = CaptureWriter::new(sink, &header, writer_opts).map_err(write_err)?;
+    // The process table as it is now, now that forks and exits are traced:
+    // anything that starts from here on is in the records too.
+    if opts.probes.events.proc {
+        for process in snapshot::take(&opts.probes).unwrap_or_default() {
+            writer.push_process(&process).map_err(write_err)?;
+        }
+    }
 
     let state = RefCell::new(State {
         writer,
         kinds: KindCounts {
-            counts: [[0; 3]; 12],
+            counts: [[0; KIND_SLOTS]; SYSCALL_SLOTS],
         },
         cgroups: CgroupPaths::new(),
         error: None,
@@ -553,7 +571,7 @@ fn record_into(
         Output::Stdout => trailer.bytes,
     };
     Ok(RecordSummary {
-        events: st.kinds.entries(),
+        events: st.kinds.events(),
         records,
         lost: total_lost(&lost),
         bytes,

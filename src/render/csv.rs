@@ -194,6 +194,15 @@ fn write_cell(
             writer.write_field(scratch.as_bytes())
         }
         FieldValue::Bool(flag) => writer.write_field(if flag { "true" } else { "false" }),
+        FieldValue::Identity(None) | FieldValue::Maybe(None) => writer.write_field(b""),
+        FieldValue::Identity(Some((pid, start))) => {
+            let _ = write!(scratch, "{pid}@{start}");
+            writer.write_field(scratch.as_bytes())
+        }
+        FieldValue::Maybe(Some(number)) => {
+            let _ = write!(scratch, "{number}");
+            writer.write_field(scratch.as_bytes())
+        }
         FieldValue::Args(args) => {
             push_quoted_args(scratch, args, raw);
             if !raw && looks_like_formula(scratch) {
@@ -283,7 +292,8 @@ mod tests {
     const HEADER: &str = "event,time,ts_ns,pid,tid,ppid,uid,gid,comm,pcomm,mnt_ns,cgroup_id,ret,error,latency_ns,\
 filename,args,args_truncated,source,target,fstype,flags,data,\
 fsname,fd,cmd,key,value,aux,fs_fd,attr_flags,from_dirfd,from_path,to_dirfd,to_path,dirfd,path,attr,size,\
-comm_before,cgroup_path\n";
+comm_before,cgroup_path,proc_id,parent_proc_id,child_pid,child_tid,clone_flags,thread,\
+exit_code,signal,core_dumped,lifetime_ns\n";
 
     fn render(raw: bool, events: &[Event]) -> String {
         render_all(
@@ -319,7 +329,7 @@ comm_before,cgroup_path\n";
             format!(
                 "{HEADER}exec,2026-11-22T03:04:05.123456789Z,5000000000,4242,4243,1000,1001,1002,ls,bash,\
                  4026531841,77,-2,ENOENT,12345,/bin/echo,\"\"\"echo\"\" \"\"say \\\"\"hi\\\"\"\"\" \"\"x,y\"\"\",false,\
-                 ,,,,,,,,,,,,,,,,,,,,,bash,\n"
+                 ,,,,,,,,,,,,,,,,,,,,,bash,,,,,,,,,,,\n"
             )
         );
         let records = parse(&output);
@@ -329,18 +339,19 @@ comm_before,cgroup_path\n";
     }
 
     #[test]
-    fn cgroup_path_is_the_last_column() {
+    fn cgroup_path_column() {
         let mut event = exec(b"/bin/ls", &[b"ls"]);
         event.cgroup_path = Some(std::sync::Arc::from(&b"/system.slice/a b,c.scope"[..]));
         let mut hostile = event.clone();
         hostile.cgroup_path = Some(std::sync::Arc::from(&b"=cmd|x\x1b[31m"[..]));
         let records = parse(&render(false, &[event.clone(), hostile.clone()]));
         assert_eq!(records[0].len(), Column::COUNT);
-        assert_eq!(&records[0][Column::COUNT - 1], "/system.slice/a b,c.scope");
+        let at = Column::CgroupPath as usize;
+        assert_eq!(&records[0][at], "/system.slice/a b,c.scope");
         // Neutralised and escaped like captured text, unless raw.
-        assert_eq!(&records[1][Column::COUNT - 1], "'=cmd|x\\x1b[31m");
+        assert_eq!(&records[1][at], "'=cmd|x\\x1b[31m");
         let raw = parse(&render(true, &[hostile]));
-        assert_eq!(&raw[0][Column::COUNT - 1], "=cmd|x\x1b[31m");
+        assert_eq!(&raw[0][at], "=cmd|x\x1b[31m");
     }
 
     #[test]

@@ -7,8 +7,9 @@ use crate::event::{Args, Captured, Event, MountAttr};
 
 /// Every field name of the JSON and CSV output, in CSV column order: the
 /// common fields, exec and mount(2)'s fields, the other mount-family
-/// syscalls' parameters, then `comm_before`, then `cgroup_path` (added
-/// later, so last: existing CSV columns keep their positions).
+/// syscalls' parameters, then `comm_before`, then `cgroup_path`, then the
+/// process identities and the fork and exit fields (each added later, so
+/// after the others: existing CSV columns keep their positions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
     Event,
@@ -52,10 +53,20 @@ pub enum Column {
     Size,
     CommBefore,
     CgroupPath,
+    ProcId,
+    ParentProcId,
+    ChildPid,
+    ChildTid,
+    CloneFlags,
+    Thread,
+    ExitCode,
+    Signal,
+    CoreDumped,
+    LifetimeNs,
 }
 
 impl Column {
-    pub const COUNT: usize = 41;
+    pub const COUNT: usize = 51;
 
     /// All columns in CSV order (`ALL[c as usize] == c`).
     pub const ALL: [Column; Column::COUNT] = [
@@ -100,6 +111,16 @@ impl Column {
         Column::Size,
         Column::CommBefore,
         Column::CgroupPath,
+        Column::ProcId,
+        Column::ParentProcId,
+        Column::ChildPid,
+        Column::ChildTid,
+        Column::CloneFlags,
+        Column::Thread,
+        Column::ExitCode,
+        Column::Signal,
+        Column::CoreDumped,
+        Column::LifetimeNs,
     ];
 
     /// The field's name in JSON and in the CSV header.
@@ -146,6 +167,16 @@ impl Column {
             Column::Size => "size",
             Column::CommBefore => "comm_before",
             Column::CgroupPath => "cgroup_path",
+            Column::ProcId => "proc_id",
+            Column::ParentProcId => "parent_proc_id",
+            Column::ChildPid => "child_pid",
+            Column::ChildTid => "child_tid",
+            Column::CloneFlags => "clone_flags",
+            Column::Thread => "thread",
+            Column::ExitCode => "exit_code",
+            Column::Signal => "signal",
+            Column::CoreDumped => "core_dumped",
+            Column::LifetimeNs => "lifetime_ns",
         }
     }
 }
@@ -164,6 +195,19 @@ pub enum FieldValue<'a> {
     Attr(&'a Captured),
     /// A task command name (see [`crate::render::escape::comm_bytes`]).
     Comm(&'a [u8]),
+    /// A process identity, pid and start time, shown as `PID@START_NS`;
+    /// `None` when the capture does not say (null).
+    Identity(Option<(u32, u64)>),
+    /// A number that may not apply (null), such as an exit code of a
+    /// process a signal killed.
+    Maybe(Option<i64>),
+}
+
+/// Appends a process identity as its text form, `PID@START_NS`.
+pub fn push_identity(out: &mut Vec<u8>, pid: u32, start_ns: u64) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{pid}@{start_ns}");
 }
 
 /// The bytes to show for a captured argument: `None` for a NULL pointer, an
@@ -185,8 +229,9 @@ pub fn captured_attr(captured: &Captured) -> Option<MountAttr> {
         .then(|| MountAttr::from_blob(&captured.bytes))
 }
 
-/// Most fields any syscall adds to the common ones (execveat).
-const MAX_SYSCALL_FIELDS: usize = 6;
+/// Most fields any event adds to the common ones (execveat's six, then the
+/// two process identities).
+const MAX_SYSCALL_FIELDS: usize = 8;
 
 /// The syscall-specific fields of one event, in output order.
 #[derive(Debug, Clone, Copy)]
@@ -295,7 +340,36 @@ impl<'a> SyscallFields<'a> {
                 fields.push(Column::Attr, Attr(attr));
                 fields.push(Column::Size, Unsigned(*size));
             }
+            Args::Fork {
+                child_pid,
+                child_tid,
+                clone_flags,
+                ..
+            } => {
+                fields.push(Column::ChildPid, Unsigned(u64::from(*child_pid)));
+                fields.push(Column::ChildTid, Unsigned(u64::from(*child_tid)));
+                fields.push(Column::CloneFlags, Unsigned(*clone_flags));
+                fields.push(Column::Thread, FieldValue::Bool(child_pid == &event.pid));
+            }
+            Args::Exit { status, start_ns } => {
+                let code = Args::exit_code(*status).map(i64::from);
+                let signal = Args::exit_signal(*status).map(i64::from);
+                let lifetime = event.ts_ns.checked_sub(*start_ns).map(|ns| ns as i64);
+                fields.push(Column::ExitCode, FieldValue::Maybe(code));
+                fields.push(Column::Signal, FieldValue::Maybe(signal));
+                fields.push(
+                    Column::CoreDumped,
+                    FieldValue::Bool(Args::core_dumped(*status)),
+                );
+                fields.push(Column::LifetimeNs, FieldValue::Maybe(lifetime));
+            }
         }
+        let identity = |pid: u32, start: Option<u64>| FieldValue::Identity(start.map(|s| (pid, s)));
+        fields.push(Column::ProcId, identity(event.pid, event.proc_start_ns));
+        fields.push(
+            Column::ParentProcId,
+            identity(event.ppid, event.parent_start_ns),
+        );
         fields
     }
 

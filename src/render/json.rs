@@ -30,7 +30,7 @@
 
 use super::errno;
 use super::escape::comm_bytes;
-use super::fields::{captured_attr, captured_text, FieldValue, SyscallFields};
+use super::fields::{captured_attr, captured_text, push_identity, FieldValue, SyscallFields};
 use super::num::{push_i64, push_u64};
 use super::time::Rfc3339Formatter;
 use super::{RenderOptions, Renderer};
@@ -191,6 +191,13 @@ fn push_field(out: &mut Vec<u8>, value: FieldValue<'_>) {
             out.push(b']');
         }
         FieldValue::Comm(comm) => push_str(out, comm_bytes(comm)),
+        FieldValue::Identity(None) | FieldValue::Maybe(None) => out.extend_from_slice(b"null"),
+        FieldValue::Identity(Some((pid, start))) => {
+            out.push(b'"');
+            push_identity(out, pid, start);
+            out.push(b'"');
+        }
+        FieldValue::Maybe(Some(number)) => push_i64(out, number),
         FieldValue::Attr(captured) => match captured_attr(captured) {
             None => out.extend_from_slice(b"null"),
             Some(attr) => {
@@ -354,7 +361,7 @@ mod tests {
         map.keys().map(String::as_str).collect()
     }
 
-    const COMMON: [&str; 16] = [
+    const COMMON: [&str; 18] = [
         "event",
         "time",
         "ts_ns",
@@ -371,6 +378,8 @@ mod tests {
         "ret",
         "error",
         "latency_ns",
+        "proc_id",
+        "parent_proc_id",
     ];
 
     fn expected_keys(specific: &[&'static str]) -> Vec<&'static str> {
@@ -414,6 +423,8 @@ mod tests {
                 "args": ["ls", "-l"],
                 "args_truncated": false,
                 "comm_before": "bash",
+                "proc_id": null,
+                "parent_proc_id": null,
             })
         );
         // Key order as documented.
@@ -422,7 +433,7 @@ mod tests {
             "{\"event\":\"exec\",\"time\":\"2026-11-22T03:04:05.123456789Z\",\"ts_ns\":5000000000,\"pid\":4242,"
         ));
         assert!(line.ends_with(
-            "\"latency_ns\":12345,\"filename\":\"/bin/ls\",\"args\":[\"ls\",\"-l\"],\"args_truncated\":false,\"comm_before\":\"bash\"}\n"
+            "\"latency_ns\":12345,\"filename\":\"/bin/ls\",\"args\":[\"ls\",\"-l\"],\"args_truncated\":false,\"comm_before\":\"bash\",\"proc_id\":null,\"parent_proc_id\":null}\n"
         ));
     }
 

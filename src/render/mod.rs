@@ -251,6 +251,8 @@ pub(crate) mod test_events {
             mnt_ns: 4_026_531_841,
             cgroup_id: 77,
             cgroup_path: None,
+            proc_start_ns: None,
+            parent_start_ns: None,
             ret: 0,
             args,
         }

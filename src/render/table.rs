@@ -66,6 +66,7 @@ impl TableRenderer {
         match class {
             EventClass::Exec => push_exec_header(&mut self.line, &self.options),
             EventClass::Mount => push_mount_header(&mut self.line, self.options.parent_process),
+            EventClass::Proc => push_exit_header(&mut self.line, &self.options),
         }
     }
 
@@ -138,6 +139,96 @@ impl TableRenderer {
     }
 }
 
+impl TableRenderer {
+    /// bcc exitsnoop's row: `%-16s %-7d %-7d %-7d %-7.2f ` then `0`,
+    /// `code N`, or `signal N (NAME)` with `, core dumped`.
+    fn push_exit_row(&mut self, event: &Event) {
+        let Args::Exit { status, start_ns } = event.args else {
+            return;
+        };
+        let line = &mut self.line;
+        if self.options.time {
+            let start = line.len();
+            line.extend_from_slice(self.clock.format(event.wall_ns).as_bytes());
+            pad_bytes(line, start, EXEC_TIME_WIDTH);
+        }
+        let start = line.len();
+        escape::push_terminal_safe(line, escape::comm_bytes(&event.comm), false);
+        pad_bytes(line, start, COMM_WIDTH);
+        line.push(b' ');
+        push_u64_left(line, u64::from(event.pid), 7);
+        line.push(b' ');
+        push_u64_left(line, u64::from(event.ppid), 7);
+        line.push(b' ');
+        push_u64_left(line, u64::from(event.tid), 7);
+        line.push(b' ');
+        let age = event.ts_ns.saturating_sub(start_ns) as f64 / 1e9;
+        let cell = line.len();
+        // Writing to a Vec cannot fail.
+        let _ = write!(line, "{age:.2}");
+        pad_bytes(line, cell, 7);
+        line.push(b' ');
+        match Args::exit_signal(status) {
+            None => match Args::exit_code(status).unwrap_or(0) {
+                0 => line.push(b'0'),
+                code => {
+                    let _ = write!(line, "code {code}");
+                }
+            },
+            Some(signal) => {
+                let _ = write!(line, "signal {signal} ({})", signal_name(signal));
+                if Args::core_dumped(status) {
+                    line.extend_from_slice(b", core dumped");
+                }
+            }
+        }
+        line.push(b'\n');
+    }
+}
+
+/// A Linux signal's name as bcc's exitsnoop prints it (`SIGKILL`, ...).
+fn signal_name(signal: u32) -> String {
+    const NAMES: [&str; 32] = [
+        "",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match NAMES.get(signal as usize) {
+        Some(name) if !name.is_empty() => (*name).to_string(),
+        _ if (34..=64).contains(&signal) => format!("SIGRTMIN+{}", signal - 34),
+        _ => format!("SIG{signal}"),
+    }
+}
+
 impl Renderer for TableRenderer {
     fn begin(&mut self, out: &mut dyn Write) -> io::Result<()> {
         self.line.clear();
@@ -152,11 +243,16 @@ impl Renderer for TableRenderer {
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
         self.line.clear();
+        // exitsnoop has no rows for process creation.
+        if matches!(event.args, Args::Fork { .. }) {
+            return Ok(());
+        }
         let class = layout_of(event);
         self.push_header_for(class);
         match class {
             EventClass::Exec => self.push_exec_row(event),
             EventClass::Mount => self.push_mount_row(event),
+            EventClass::Proc => self.push_exit_row(event),
         }
         out.write_all(&self.line)
     }
@@ -167,12 +263,21 @@ impl Renderer for TableRenderer {
 }
 
 /// Which tool's layout an event takes: execsnoop's for exec arguments,
-/// mountsnoop's for everything else.
+/// exitsnoop's for process lifecycle events, mountsnoop's for the rest.
 fn layout_of(event: &Event) -> EventClass {
     match event.args {
         Args::Exec { .. } => EventClass::Exec,
+        Args::Fork { .. } | Args::Exit { .. } => EventClass::Proc,
         _ => EventClass::Mount,
     }
+}
+
+/// bcc exitsnoop's header (with execsnoop's `-T` column when asked).
+fn push_exit_header(line: &mut Vec<u8>, options: &RenderOptions) {
+    if options.time {
+        line.extend_from_slice(b"TIME     ");
+    }
+    line.extend_from_slice(b"PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE\n");
 }
 
 fn push_exec_header(line: &mut Vec<u8>, options: &RenderOptions) {
@@ -224,7 +329,7 @@ fn push_exec_args(
 
 /// An ARGS element's bytes: `?` for memory that could not be read even
 /// after the call (bcc would print an empty or stale buffer).
-fn exec_arg_text(captured: &Captured) -> &[u8] {
+pub fn exec_arg_text(captured: &Captured) -> &[u8] {
     if captured.fault {
         b"?"
     } else {
@@ -301,8 +406,9 @@ fn push_mount_attr(line: &mut Vec<u8>, attr: &Captured) {
     line.push(b'}');
 }
 
-/// The CALL column up to (not including) ` = RET`.
-fn push_call(line: &mut Vec<u8>, args: &Args) {
+/// The CALL column up to (not including) ` = RET`: mountsnoop's rendering
+/// of a call, also used by `replay --tree`.
+pub fn push_call(line: &mut Vec<u8>, args: &Args) {
     const SEPARATOR: &[u8] = b", ";
     match args {
         Args::Mount {
@@ -422,6 +528,13 @@ fn push_call(line: &mut Vec<u8>, args: &Args) {
         Args::Exec { filename, .. } => {
             line.extend_from_slice(b"execve(");
             push_nullable_string(line, filename);
+        }
+        // Lifecycle events take exitsnoop's layout (`layout_of`); kept total.
+        Args::Fork { child_pid, .. } => {
+            let _ = write!(line, "fork(= {child_pid}");
+        }
+        Args::Exit { status, .. } => {
+            let _ = write!(line, "exit({status:#x}");
         }
     }
     line.push(b')');

@@ -268,6 +268,8 @@ mod tests {
             mnt_ns: 7,
             cgroup_id: 9,
             cgroup_path: None,
+            proc_start_ns: None,
+            parent_start_ns: None,
             ret,
             args: Args::Exec {
                 dirfd: None,
@@ -531,7 +533,7 @@ mod tests {
         assert!(!mount_only.matches(&exec("ls", 0, "/bin/ls", &["ls"])));
         assert!(mount_only.matches(&mount(0)));
         assert_eq!(
-            EventClasses::parse_list("mount,exec"),
+            EventClasses::parse_list("mount,exec,proc"),
             Ok(EventClasses::ALL)
         );
         assert_eq!(

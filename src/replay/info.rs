@@ -28,6 +28,9 @@ pub struct CaptureInfo {
     pub exits_by_kind: BTreeMap<String, u64>,
     /// Arguments re-read after the call because they were unreadable at entry.
     pub refetches_by_kind: BTreeMap<String, u64>,
+    /// Process lifecycle records (captures of layout 3+ only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub process_records_by_kind: BTreeMap<String, u64>,
     pub lost: LossTotals,
     pub frames: u64,
     pub bytes: u64,
@@ -78,6 +81,7 @@ impl CaptureInfo {
             events_by_kind: summary.records.entries,
             exits_by_kind: summary.records.exits,
             refetches_by_kind: summary.records.refetches,
+            process_records_by_kind: summary.records.process,
             lost: summary.loss,
             frames: summary.frames,
             bytes: summary.bytes,
@@ -180,15 +184,27 @@ fn write_info_text(info: &CaptureInfo, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "events by kind:  {}", counts(&info.events_by_kind))?;
     writeln!(out, "exits by kind:   {}", counts(&info.exits_by_kind))?;
     writeln!(out, "re-read args:    {}", counts(&info.refetches_by_kind))?;
+    if !info.process_records_by_kind.is_empty() {
+        writeln!(
+            out,
+            "process records: {}",
+            counts(&info.process_records_by_kind)
+        )?;
+    }
     writeln!(out, "records:         {}", info.records)?;
     writeln!(
         out,
-        "lost in kernel:  {} (entries {}, exits {}, scratch busy {}, argument re-reads {})",
+        "lost in kernel:  {} (entries {}, exits {}, scratch busy {}, argument re-reads {}{})",
         info.lost.total(),
         info.lost.entries,
         info.lost.exits,
         info.lost.scratch_busy,
-        info.lost.refetches
+        info.lost.refetches,
+        if info.header.layout_version >= 3 {
+            format!(", process records {}", info.lost.proc)
+        } else {
+            String::new()
+        }
     )?;
     writeln!(out, "frames:          {}", info.frames)?;
     writeln!(out, "bytes:           {}", info.bytes)?;

@@ -9,8 +9,10 @@ pub mod args;
 pub mod decode;
 pub mod filter;
 pub mod info;
+pub mod lineage;
 pub mod reassemble;
 pub mod stream;
+pub mod tree;
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -34,6 +36,8 @@ pub struct ReplayOptions {
     /// `--events`: the classes to show (`None`: all the first capture recorded).
     pub events: Option<EventClasses>,
     pub info: bool,
+    /// `--tree`: the process tree instead of events.
+    pub tree: bool,
     pub strict: bool,
     /// What to select: filters and the time window. Its filter's `classes`
     /// and `show_failed_exec` are derived by [`ReplayOptions::stream_options`].
@@ -52,6 +56,7 @@ impl Default for ReplayOptions {
             format: Format::Table,
             events: None,
             info: false,
+            tree: false,
             strict: false,
             select: StreamOptions {
                 filter: Filter::default(),
@@ -68,7 +73,17 @@ impl ReplayOptions {
     /// convention applied.
     fn stream_options(&self) -> StreamOptions {
         let mut select = self.select.clone();
-        select.filter.classes = self.events.unwrap_or(EventClasses::ALL);
+        // The table shows what bcc's execsnoop and mountsnoop show unless
+        // asked for more: exitsnoop's rows only with `--events proc`.
+        let default = if self.format == Format::Table {
+            EventClasses {
+                proc: false,
+                ..EventClasses::ALL
+            }
+        } else {
+            EventClasses::ALL
+        };
+        select.filter.classes = self.events.unwrap_or(default);
         // bcc's execsnoop hides failed execs without -x; that is a table
         // convention: CSV and JSON are for analysis and show every call.
         select.filter.show_failed_exec =
@@ -157,6 +172,8 @@ pub fn run(opts: &ReplayOptions) -> Result<Outcome, ReplayError> {
     let mut out = BufWriter::with_capacity(128 * 1024, stdout.lock());
     let result = if opts.info {
         info::run(opts, &inputs, &mut out)
+    } else if opts.tree {
+        run_tree(opts, &inputs, &mut out)
     } else {
         run_events(opts, &inputs, &mut out)
     };
@@ -177,6 +194,66 @@ fn shown_classes(shown: EventClasses, header: &CaptureHeader) -> Vec<EventClass>
 
 fn warn(input: &str, message: impl std::fmt::Display) {
     eprintln!("replay: {input}: {message}");
+}
+
+/// Reads every input through the stream (with every filter), saying on
+/// stderr what replay always says; calls `on_item` for each item.
+fn for_each_item(
+    opts: &ReplayOptions,
+    select: &StreamOptions,
+    inputs: &[PathBuf],
+    mut on_item: impl FnMut(&CaptureHeader, Item) -> Result<(), ReplayError>,
+) -> Result<Outcome, ReplayError> {
+    let mut outcome = Outcome::Complete;
+    let mut cut_short = None;
+    for path in inputs {
+        let input = input_name(path);
+        let mut stream = open_stream(path, select)?;
+        let header = stream.header().clone();
+        while let Some(item) = stream.next_item() {
+            match item {
+                Item::Warning(warning) => warn(&input, warning),
+                other => on_item(&header, other)?,
+            }
+        }
+        let summary = stream.finish();
+        for line in summary.end_warnings(opts.strict) {
+            warn(&input, line);
+        }
+        if summary.cut_short() && !summary.damaged && cut_short.is_none() {
+            cut_short = Some(input.clone());
+        }
+        if summary.damaged {
+            outcome = Outcome::Damaged;
+        }
+    }
+    match cut_short {
+        Some(input) if opts.strict => Err(ReplayError::CutShortStrict { input }),
+        _ => Ok(outcome),
+    }
+}
+
+/// `--tree`: every input's processes and events into one tree, printed at the end.
+fn run_tree(
+    opts: &ReplayOptions,
+    inputs: &[PathBuf],
+    out: &mut dyn Write,
+) -> Result<Outcome, ReplayError> {
+    let mut select = opts.stream_options();
+    select.filter.classes = opts.events.unwrap_or(EventClasses::ALL);
+    select.filter.show_failed_exec = true;
+    let mut tree = tree::ProcessTree::new();
+    let outcome = for_each_item(opts, &select, inputs, |header, item| {
+        tree.set_origin(header.clock.boot_ns);
+        match item {
+            Item::Event(event) => tree.add_event(&event),
+            Item::Process(info) => tree.add_process(&info),
+            _ => {}
+        }
+        Ok(())
+    });
+    tree.write(out).map_err(ReplayError::Output)?;
+    outcome
 }
 
 fn run_events(
@@ -214,7 +291,7 @@ fn run_events(
                 Item::Event(event) => renderer.event(&event, out).map_err(ReplayError::Output)?,
                 Item::Warning(warning) => warn(&input, warning),
                 Item::EndOfFrame if is_stdin => out.flush().map_err(ReplayError::Output)?,
-                Item::Record(_) | Item::EndOfFrame => {}
+                Item::Record(_) | Item::Process(_) | Item::EndOfFrame => {}
             }
         }
         let summary = stream.finish();

@@ -104,6 +104,10 @@ pub struct ReassemblyStats {
     /// pending entry, and those that found no pending entry.
     pub refetches_merged: u64,
     pub refetches_unmatched: u64,
+    /// Of `events`: execs seen only at sched_process_exec (a 32-bit caller
+    /// execing a 32-bit program, a kernel-started exec, or an exec whose
+    /// entry was lost).
+    pub exec_records_alone: u64,
 }
 
 /// What loss did to a capture's events: kernel-side counts and pairing
@@ -282,7 +286,44 @@ impl Reassembler {
                 self.push_refetch(refetch);
                 None
             }
+            RawRecord::Exec(exec) => self.push_exec(exec),
+            // Lifecycle records pair with nothing: the stream's lineage takes them.
+            RawRecord::Fork(_) | RawRecord::ProcExit(_) => None,
         }
+    }
+
+    /// Feeds a `SC_REC_EXEC` record: a successful exec the syscall
+    /// tracepoints do not show whole. Returns the event it makes, if any:
+    /// - the new image is 32-bit and the caller was a native execve: its exit
+    ///   is never traced, so the record ends the pending entry (ret 0, the
+    ///   latency up to this record, the new comm);
+    /// - the caller was a 32-bit program or the kernel and the new image is
+    ///   64-bit: no entry was traced, but an execve exit follows: the record
+    ///   waits for it like an entry;
+    /// - otherwise (no entry to end, no exit to come) the record is the whole
+    ///   event: ret 0, latency 0.
+    pub fn push_exec(&mut self, exec: EnterRecord) -> Option<Event> {
+        if !exec.exec_without_syscall() {
+            self.observe(exec.ts_ns);
+            let caller = exec.exec_caller_tid;
+            let pending = match self.pending.get(&caller) {
+                Some(p) if p.entry.syscall.is_exec() => self.remove_pending(caller),
+                _ => self.take_exec_waiter(exec.pid, exec.syscall),
+            };
+            if let Some(p) = pending {
+                self.stats.events += 1;
+                let done = exec_done_exit(&exec, p.entry.syscall);
+                return Some(self.make_event(p.entry, &done));
+            }
+        } else if !exec.exec_compat_image() {
+            self.push_enter(exec);
+            return None;
+        }
+        self.observe(exec.ts_ns);
+        self.stats.events += 1;
+        self.stats.exec_records_alone += 1;
+        let done = exec_done_exit(&exec, exec.syscall);
+        Some(self.make_event(Box::new(exec), &done))
     }
 
     /// Feeds a refetch record: the arguments of a pending call read again
@@ -437,6 +478,8 @@ impl Reassembler {
             cgroup_path: None,
             ret: exit.ret,
             args: entry.args,
+            proc_start_ns: None,
+            parent_start_ns: None,
         }
     }
 
@@ -627,6 +670,19 @@ fn merge_refetched(entry: &mut Args, refetched: Args, deferred: bool) {
             fill(attr, a);
         }
         _ => {}
+    }
+}
+
+/// The exit an exec record stands for: success, at the record's time, with
+/// the new image's comm.
+fn exec_done_exit(exec: &EnterRecord, syscall: Syscall) -> ExitRecord {
+    ExitRecord {
+        syscall,
+        ts_ns: exec.ts_ns,
+        pid: exec.pid,
+        tid: exec.tid,
+        ret: 0,
+        comm: exec.comm,
     }
 }
 
@@ -1263,7 +1319,7 @@ mod tests {
         let mut r = Reassembler::default();
         let mut x = match exit(Syscall::Execve, 2, 1, 1, 0) {
             RawRecord::Exit(x) => x,
-            RawRecord::Enter(_) | RawRecord::Refetch(_) => unreachable!(),
+            other => unreachable!("{other:?}"),
         };
         x.comm = Comm::from_bytes(b"newimage");
         r.push(enter(Syscall::Execve, 1, 1, 1));

@@ -19,11 +19,13 @@ use serde::Serialize;
 
 use super::decode::{self, DecodeError, RawRecord};
 use super::filter::{self, Filter, TimeParseError};
+use super::lineage::Lineage;
 use super::reassemble::{Reassembler, ReassemblyConfig, ReassemblyStats};
 use crate::bpf::layout;
 use crate::event::{Event, Syscall};
 use crate::format::{
-    CaptureHeader, CaptureReader, Damage, DamageKind, FormatError, LossCounters, Record, Trailer,
+    CaptureHeader, CaptureReader, Damage, DamageKind, FormatError, LossCounters, ProcessInfo,
+    Record, Trailer,
 };
 
 /// A `--since`/`--until` value, checked when the arguments are parsed and
@@ -65,6 +67,9 @@ pub struct StreamOptions {
     /// Also yield every decoded kernel record ([`Item::Record`]) as it is
     /// read, before pairing: for tools that show what the kernel wrote.
     pub raw_records: bool,
+    /// `--descendants-of PID`: only events of that process and of the
+    /// processes it created, directly or not (by the capture's lineage).
+    pub descendants_of: Option<u32>,
 }
 
 impl Default for StreamOptions {
@@ -74,6 +79,7 @@ impl Default for StreamOptions {
             since: None,
             until: None,
             raw_records: false,
+            descendants_of: None,
         }
     }
 }
@@ -111,6 +117,9 @@ pub enum Item {
     /// A decoded kernel record, only with [`StreamOptions::raw_records`];
     /// the events it takes part in come as usual.
     Record(RawRecord),
+    /// A process of the capture's start snapshot (`record`'s view of the
+    /// process table when it started), before any event.
+    Process(ProcessInfo),
     /// The records of a frame are used up and the next step reads input,
     /// which may block on a pipe: a live consumer flushes its output here.
     EndOfFrame,
@@ -125,6 +134,8 @@ pub struct LossTotals {
     /// Refetch records: their calls' events lack the arguments the entry
     /// did not read (for a deferred exec, the filename and argv).
     pub refetches: u64,
+    /// Fork, process exit and exec records (layout 3+).
+    pub proc: u64,
 }
 
 impl LossTotals {
@@ -141,11 +152,12 @@ impl LossTotals {
             exits: column(layout::SC_LOST_EXIT_RINGBUF as usize),
             scratch_busy: column(layout::SC_LOST_SCRATCH_BUSY as usize),
             refetches: column(layout::SC_LOST_REFETCH as usize),
+            proc: column(layout::SC_LOST_PROC as usize),
         }
     }
 
     pub fn total(&self) -> u64 {
-        self.entries + self.exits + self.scratch_busy + self.refetches
+        self.entries + self.exits + self.scratch_busy + self.refetches + self.proc
     }
 
     /// Entry records that never reached the capture, whatever the reason.
@@ -163,6 +175,9 @@ pub struct RecordCounts {
     pub exits: BTreeMap<String, u64>,
     /// Arguments re-read after the call (refetch records).
     pub refetches: BTreeMap<String, u64>,
+    /// Process lifecycle records (layout 3+): fork, exit, and the execs
+    /// seen at sched_process_exec.
+    pub process: BTreeMap<String, u64>,
 }
 
 impl RecordCounts {
@@ -178,6 +193,9 @@ impl RecordCounts {
         let table = match kind {
             Some(layout::SC_REC_ENTER) => &mut self.entries,
             Some(layout::SC_REC_EXIT) => &mut self.exits,
+            Some(layout::SC_REC_FORK | layout::SC_REC_PROC_EXIT | layout::SC_REC_EXEC) => {
+                &mut self.process
+            }
             _ => &mut self.refetches,
         };
         match table.get_mut(name) {
@@ -236,8 +254,15 @@ impl Summary {
             .collect();
         let loss = &self.loss;
         if loss.total() > 0 {
+            // Process records are named only where some were lost, so that
+            // the line stays as it was for captures without them.
+            let proc = if loss.proc > 0 {
+                format!(", {} process records", loss.proc)
+            } else {
+                String::new()
+            };
             lines.push(format!(
-                "{} records lost in the kernel ({} entries, {} exits, {} argument re-reads; the ring buffer was full — try a larger record --ringbuf-size)",
+                "{} records lost in the kernel ({} entries, {} exits, {} argument re-reads{proc}; the ring buffer was full — try a larger record --ringbuf-size)",
                 loss.total(),
                 loss.lost_entries(),
                 loss.exits,
@@ -272,6 +297,9 @@ pub struct EventStream<R: Read> {
     reader: CaptureReader<R>,
     layout_version: u32,
     pairing: Reassembler,
+    lineage: Lineage,
+    /// `--descendants-of`.
+    descendants_of: Option<u32>,
     /// This capture's cgroup id → path mappings (its recorder's host).
     cgroup_paths: HashMap<u64, Arc<[u8]>>,
     filter: Filter,
@@ -308,6 +336,8 @@ impl<R: Read> EventStream<R> {
             layout_version: header.layout_version,
             reader,
             pairing,
+            lineage: Lineage::new(),
+            descendants_of: options.descendants_of,
             cgroup_paths: HashMap::new(),
             filter,
             raw_records: options.raw_records,
@@ -371,6 +401,15 @@ impl<R: Read> EventStream<R> {
                             None
                         }
                         Ok(RawRecord::Exit(exit)) => self.pairing.push_exit(&exit),
+                        Ok(RawRecord::Exec(exec)) => self.pairing.push_exec(exec),
+                        Ok(RawRecord::Fork(fork)) => {
+                            let wall = self.pairing.wall_ns(fork.ts_ns);
+                            Some(self.lineage.fork_event(&fork, wall))
+                        }
+                        Ok(RawRecord::ProcExit(exit)) => {
+                            let wall = self.pairing.wall_ns(exit.ts_ns);
+                            Some(self.lineage.exit_event(&exit, wall))
+                        }
                         Err(err) => {
                             self.decode_errors += 1;
                             self.damaged = true;
@@ -394,6 +433,10 @@ impl<R: Read> EventStream<R> {
                     .pairing
                     .add_clock_anchor(anchor.boot_ns, anchor.wall_ns),
                 Record::LossCounters(counters) => self.loss = LossTotals::from_counters(&counters),
+                Record::Process(info) => {
+                    self.lineage.add_snapshot(&info);
+                    return Some(Item::Process(info));
+                }
                 Record::CgroupPath(c) => {
                     self.cgroup_paths.insert(c.id, Arc::from(c.path));
                 }
@@ -404,8 +447,16 @@ impl<R: Read> EventStream<R> {
     /// Joins the event's cgroup path and applies the filter.
     fn select(&mut self, mut event: Event) -> Option<Event> {
         event.cgroup_path = self.cgroup_paths.get(&event.cgroup_id).cloned();
+        if !event.syscall.is_lifecycle() {
+            self.lineage.annotate(&mut event);
+        }
         if !self.filter.matches(&event) {
             return None;
+        }
+        if let Some(ancestor) = self.descendants_of {
+            if !self.lineage.is_descendant(&event, ancestor) {
+                return None;
+            }
         }
         self.events_shown += 1;
         Some(event)

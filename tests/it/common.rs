@@ -6,8 +6,9 @@
 // Recording and its imports exist only with the record feature.
 #![cfg_attr(not(feature = "record"), allow(unused_imports))]
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -209,7 +210,7 @@ pub fn read_capture(path: &Path) -> Replayed {
         match item {
             Item::Event(event) => events.push(event),
             Item::Warning(warning) => panic!("{}: {warning}", path.display()),
-            Item::Record(_) | Item::EndOfFrame => {}
+            Item::Record(_) | Item::Process(_) | Item::EndOfFrame => {}
         }
     }
     let summary = stream.finish();
@@ -240,7 +241,7 @@ pub fn raw_records(path: &Path) -> Vec<RawRecord> {
         match item {
             Item::Record(record) => records.push(record),
             Item::Warning(warning) => panic!("{}: {warning}", path.display()),
-            Item::Event(_) | Item::EndOfFrame => {}
+            Item::Event(_) | Item::Process(_) | Item::EndOfFrame => {}
         }
     }
     assert_eq!(
@@ -271,4 +272,52 @@ pub fn lines_of(path: &Path) -> Vec<String> {
         .lines()
         .map(|l| l.expect("line"))
         .collect()
+}
+
+/// Where cgroup v2 is mounted, from /proc/mounts.
+pub fn cgroup2_root() -> PathBuf {
+    let mounts = fs::read_to_string("/proc/mounts").expect("read /proc/mounts");
+    mounts
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            (fields.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(fields[1]))
+        })
+        .expect("cgroup v2 is mounted (a cgroup2 line in /proc/mounts)")
+}
+
+/// A cgroup v2 directory of our own, removed on drop.
+pub struct TempCgroup {
+    pub path: PathBuf,
+}
+
+impl TempCgroup {
+    pub fn new(tag: &str) -> TempCgroup {
+        let path = cgroup2_root().join(format!("snoopcap-e2e-{}-{tag}", std::process::id()));
+        if let Err(err) = fs::create_dir(&path) {
+            assert_eq!(
+                err.kind(),
+                std::io::ErrorKind::AlreadyExists,
+                "mkdir {}: {err}",
+                path.display()
+            );
+        }
+        TempCgroup { path }
+    }
+
+    pub fn id(&self) -> u64 {
+        fs::metadata(&self.path).expect("stat the cgroup").ino()
+    }
+}
+
+impl Drop for TempCgroup {
+    fn drop(&mut self) {
+        // Empty once its processes are reaped; give the kernel a moment.
+        for _ in 0..50 {
+            if fs::remove_dir(&self.path).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }

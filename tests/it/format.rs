@@ -8,8 +8,8 @@ use std::io::{self, Read, Write};
 use proptest::prelude::*;
 use snoopcap::format::{
     CaptureHeader, CaptureReader, CaptureWriter, CgroupPath, ClockAnchor, DamageKind, FormatError,
-    FrameHeader, KindCount, LossCounters, Record, Trailer, WriterOptions, FORMAT_VERSION,
-    FRAME_HEADER_LEN,
+    FrameHeader, KindCount, LossCounters, ProcessInfo, Record, Trailer, WriterOptions,
+    FORMAT_VERSION, FRAME_HEADER_LEN,
 };
 
 /// An owned copy of a [`Record`], for comparing sequences.
@@ -19,6 +19,7 @@ enum Rec {
     Anchor(ClockAnchor),
     Loss(LossCounters),
     Cgroup(CgroupPath),
+    Process(ProcessInfo),
 }
 
 impl Rec {
@@ -28,6 +29,7 @@ impl Rec {
             Record::ClockAnchor(a) => Rec::Anchor(a),
             Record::LossCounters(l) => Rec::Loss(l),
             Record::CgroupPath(c) => Rec::Cgroup(c),
+            Record::Process(p) => Rec::Process(p),
         }
     }
 
@@ -37,6 +39,7 @@ impl Rec {
             Rec::Anchor(a) => w.push_clock_anchor(a),
             Rec::Loss(l) => w.push_loss_counters(l),
             Rec::Cgroup(c) => w.push_cgroup_path(c),
+            Rec::Process(p) => w.push_process(p),
         }
         .expect("push");
     }

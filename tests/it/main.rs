@@ -8,6 +8,8 @@ mod containers;
 mod format;
 mod golden;
 #[cfg(feature = "record")]
+mod lineage;
+#[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;
 mod usage;

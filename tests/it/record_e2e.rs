@@ -13,7 +13,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,7 +22,7 @@ use snoopcap::event::{Args, Captured, Event, MountAttr, Syscall};
 use snoopcap::render::errno::error_name;
 use snoopcap::replay::decode::RawRecord;
 
-use crate::common::{self, Call, Recording, Replayed};
+use crate::common::{self, cgroup2_root, Call, Recording, Replayed, TempCgroup};
 
 // Constants as tests/workload.c passes them (linux/mount.h, fcntl.h).
 const MS_NOSUID: u64 = 0x2;
@@ -128,18 +128,6 @@ fn run_workload(scenario: &str, cgroup: Option<&Path>) -> Ran {
     }
 }
 
-/// Where cgroup v2 is mounted, from /proc/mounts.
-fn cgroup2_root() -> PathBuf {
-    let mounts = fs::read_to_string("/proc/mounts").expect("read /proc/mounts");
-    mounts
-        .lines()
-        .find_map(|line| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            (fields.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(fields[1]))
-        })
-        .expect("cgroup v2 is mounted (a cgroup2 line in /proc/mounts)")
-}
-
 /// The cgroup v2 id of a process: the inode number of its cgroup directory
 /// (the `0::/path` line of /proc/PID/cgroup).
 fn cgroup_v2_id(pid: u32) -> u64 {
@@ -152,42 +140,6 @@ fn cgroup_v2_id(pid: u32) -> u64 {
     fs::metadata(&dir)
         .unwrap_or_else(|err| panic!("stat {}: {err}", dir.display()))
         .ino()
-}
-
-/// A cgroup v2 directory of our own, removed on drop.
-struct TempCgroup {
-    path: PathBuf,
-}
-
-impl TempCgroup {
-    fn new(tag: &str) -> TempCgroup {
-        let path = cgroup2_root().join(format!("snoopcap-e2e-{}-{tag}", std::process::id()));
-        if let Err(err) = fs::create_dir(&path) {
-            assert_eq!(
-                err.kind(),
-                std::io::ErrorKind::AlreadyExists,
-                "mkdir {}: {err}",
-                path.display()
-            );
-        }
-        TempCgroup { path }
-    }
-
-    fn id(&self) -> u64 {
-        fs::metadata(&self.path).expect("stat the cgroup").ino()
-    }
-}
-
-impl Drop for TempCgroup {
-    fn drop(&mut self) {
-        // Empty once its processes are reaped; give the kernel a moment.
-        for _ in 0..50 {
-            if fs::remove_dir(&self.path).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 /// The inode number of a mount namespace link such as /proc/self/ns/mnt.
@@ -261,6 +213,7 @@ fn captured_strings(args: &Args) -> Vec<&Captured> {
         } => vec![source, target, fstype, data],
         Args::Umount { target, .. } => vec![target],
         Args::Fsopen { fsname, .. } => vec![fsname],
+        Args::Fork { .. } | Args::Exit { .. } => Vec::new(),
         Args::Fsconfig { key, value, .. } => vec![key, value],
         Args::Fsmount { .. } => vec![],
         Args::MoveMount {

@@ -304,7 +304,7 @@ fn replay_in_process(bytes: &[u8]) -> InProcess {
                 result.corrupt += u64::from(matches!(warning, Warning::Skipped(_)));
                 result.warnings.push(warning.to_string());
             }
-            Item::Record(_) | Item::EndOfFrame => {}
+            Item::Record(_) | Item::Process(_) | Item::EndOfFrame => {}
         }
     }
     renderer.end(&mut result.json).expect("render");
