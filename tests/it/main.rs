@@ -1,5 +1,6 @@
 //! snoopcap's one integration-test binary; each module covers one area.
 
+mod coexist;
 mod common;
 mod containers;
 mod format;
