@@ -12,7 +12,9 @@
  * unpaged (exec and mount-family calls whose strings the process has never
  * touched, so that a tracer cannot read them at syscall entry) and
  * argv-edge (an exec, then a failing one, whose argv array ends right where
- * an inaccessible page begins: reading past its NULL faults).
+ * an inaccessible page begins: reading past its NULL faults) and
+ * coexist [N] (N execs of /bin/true, then N tmpfs mounts each unmounted
+ * again, default 200: a known number of calls for counting tracers).
  * Mount scenarios run in a private mount namespace on a private temp dir, so
  * they touch nothing outside.
  * Build: cc -O2 -pthread -o workload tests/workload.c
@@ -349,6 +351,39 @@ static void do_unpaged_mounts(void)
 	rmdir(dir);
 }
 
+static long coexist_n = 200;
+
+static void do_coexist_exec(void)
+{
+	char *argv[] = {"true", "coexist", NULL};
+	report("execve", 0, "filename=/bin/true");
+	execve("/bin/true", argv, true_envp);
+	report("execve-failed-unexpectedly", -1, NULL);
+}
+
+/* coexist_n mount+umount pairs of a tmpfs on a private temp dir. */
+static void do_coexist_mounts(void)
+{
+	char extra[64];
+	if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+		perror("workload: private mount namespace");
+		exit(1);
+	}
+	char dir[] = "/tmp/snoopcap-coexist-XXXXXX";
+	if (!mkdtemp(dir)) {
+		perror("workload: mkdtemp");
+		exit(1);
+	}
+	snprintf(extra, sizeof(extra), "target=%s", dir);
+	for (long i = 0; i < coexist_n; i++) {
+		long ret = mount("snoopcap-coexist", dir, "tmpfs", 0, "size=16k");
+		report("mount", ret, extra);
+		ret = umount2(dir, 0);
+		report("umount", ret, extra);
+	}
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	const char *scenario = argc > 1 ? argv[1] : "all";
@@ -375,6 +410,13 @@ int main(int argc, char **argv)
 	if (!strcmp(scenario, "argv-edge")) {
 		in_child(do_edge_exec);
 		in_child(do_edge_exec_fail);
+	}
+	if (!strcmp(scenario, "coexist")) {
+		if (argc > 2)
+			coexist_n = strtol(argv[2], NULL, 10);
+		for (long i = 0; i < coexist_n; i++)
+			in_child(do_coexist_exec);
+		in_child(do_coexist_mounts);
 	}
 	if (!strcmp(scenario, "unpaged")) {
 		in_child(do_unpaged_exec);

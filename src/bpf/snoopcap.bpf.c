@@ -683,13 +683,13 @@ static __always_inline void refetch_at_exit(__u8 syscall, long ret, struct task_
 	bpf_task_storage_delete(&sc_refetch_map, task);
 }
 
-static __always_inline int handle_exit(__u8 syscall, long ret)
+static __always_inline void handle_exit(__u8 syscall, long ret)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	struct sc_exit *x;
 
 	if (!should_trace(task))
-		return 0;
+		return;
 	if (cfg_defer_exec_strings && is_exec(syscall)) {
 		/* A successful exec had its strings read at exec_prepare. */
 		if (ret != 0)
@@ -700,14 +700,13 @@ static __always_inline int handle_exit(__u8 syscall, long ret)
 	x = bpf_ringbuf_reserve(&sc_events, sizeof(*x), 0);
 	if (!x) {
 		count_lost(SC_LOST_EXIT_RINGBUF);
-		return 0;
+		return;
 	}
 	fill_header(&x->hdr, SC_REC_EXIT, syscall, task);
 	x->hdr.size = sizeof(*x);
 	x->ret = ret;
 	__builtin_memcpy(x->comm, task->comm, sizeof(x->comm));
 	bpf_ringbuf_submit(x, wakeup_flags());
-	return 0;
 }
 
 /*
@@ -741,6 +740,11 @@ static __always_inline void mark_exec_without_syscall(struct task_struct *task)
  * registers for a deferred exec, task storage otherwise. (Linux 6.10+; without
  * this tracepoint the loader leaves it out and turns deferral off, and a
  * successful exec keeps what its entry read.)
+ *
+ * Its return value is ignored: a tp_btf program runs from the tracepoint's
+ * BPF probe (__bpf_trace_run: "(void) bpf_prog_run(prog, args)"), beside
+ * perf's and ftrace's own probes, so it cannot hide the event from them,
+ * unlike the syscall tracepoint programs below (SC_TP_PASS).
  */
 SEC("tp_btf/sched_prepare_exec")
 int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
@@ -778,12 +782,29 @@ int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
 	return 0;
 }
 
+/* ---- the syscall tracepoint programs ---- */
+
+/*
+ * What every syscall tracepoint program returns, on every path, traced or
+ * filtered out. These are classic tracepoint programs, attached through a
+ * perf event: the kernel runs them from the tracepoint's perf probe, and
+ * hands the event on to the perf events on that tracepoint (`perf record -e
+ * syscalls:sys_enter_execve`, perf stat, ...) only if every attached program
+ * returns nonzero (perf_syscall_enter/exit: "if ((valid_prog_array &&
+ * !perf_call_bpf_enter(...)) || hlist_empty(head)) return"; trace_call_bpf
+ * ANDs the programs' results). With 0, perf would count none of these calls
+ * while record runs. Other BPF programs on the tracepoint run whatever we
+ * return, and ftrace (trace-cmd) has a probe of its own.
+ */
+#define SC_TP_PASS 1
+
 /* Program pairs, one tracepoint each for entry and exit. */
 #define SC_EXIT_PROG(name, id)                                                \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                            \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx)                 \
 	{                                                                     \
-		return handle_exit(id, ctx->ret);                             \
+		handle_exit(id, ctx->ret);                                    \
+		return SC_TP_PASS;                                            \
 	}
 
 /*
@@ -803,7 +824,7 @@ int BPF_PROG(exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
                                                                               \
 		if (should_trace(task) && handle_mount(SC_REC_ENTER, id, args, task)) \
 			keep_for_refetch(id, args, task);                     \
-		return 0;                                                     \
+		return SC_TP_PASS;                                            \
 	}                                                                     \
 	SC_EXIT_PROG(name, id)
 
@@ -853,7 +874,7 @@ int enter_execve(struct trace_event_raw_sys_enter *ctx)
 	__u64 args[6] = { ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0 };
 
 	enter_exec(SC_SYS_EXECVE, args, (const char *)args[0], (const char *const *)args[1], 0, 0);
-	return 0;
+	return SC_TP_PASS;
 }
 SC_EXIT_PROG(execve, SC_SYS_EXECVE)
 
@@ -865,7 +886,7 @@ int enter_execveat(struct trace_event_raw_sys_enter *ctx)
 
 	enter_exec(SC_SYS_EXECVEAT, args, (const char *)args[1], (const char *const *)args[2], args[0],
 		   args[4]);
-	return 0;
+	return SC_TP_PASS;
 }
 SC_EXIT_PROG(execveat, SC_SYS_EXECVEAT)
 
