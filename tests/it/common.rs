@@ -195,7 +195,10 @@ pub fn run_workload(scenario: &str) -> Vec<Call> {
 pub struct Replayed {
     pub header: CaptureHeader,
     pub trailer: Option<Trailer>,
+    /// The syscall events (exec and mount family).
     pub events: Vec<Event>,
+    /// The fork and exit events.
+    pub lifecycle: Vec<Event>,
     pub stats: ReassemblyStats,
 }
 
@@ -205,9 +208,10 @@ pub fn read_capture(path: &Path) -> Replayed {
     let file = File::open(path).expect("open capture");
     let mut stream =
         EventStream::open(BufReader::new(file), &StreamOptions::default()).expect("capture header");
-    let mut events = Vec::new();
+    let (mut events, mut lifecycle) = (Vec::new(), Vec::new());
     for item in stream.by_ref() {
         match item {
+            Item::Event(event) if event.syscall.is_lifecycle() => lifecycle.push(event),
             Item::Event(event) => events.push(event),
             Item::Warning(warning) => panic!("{}: {warning}", path.display()),
             Item::Record(_) | Item::Process(_) | Item::EndOfFrame => {}
@@ -224,6 +228,7 @@ pub fn read_capture(path: &Path) -> Replayed {
         header: summary.header,
         trailer: summary.trailer,
         events,
+        lifecycle,
         stats: summary.pairing,
     }
 }

@@ -1103,7 +1103,7 @@ fn summary_line_trailer_and_file_mode_match_the_capture() {
     assert!(f.before_ns <= header.start_wall_ns);
     assert!(header.start_wall_ns < trailer.end_wall_ns);
     assert!(trailer.end_wall_ns <= f.after_ns);
-    assert_eq!(header.events, vec!["exec".to_string(), "mount".to_string()]);
+    assert_eq!(header.events, vec!["exec", "mount", "proc"]);
     assert_eq!(
         (header.max_args, header.arg_size),
         (20, 128),
@@ -1118,14 +1118,21 @@ fn summary_line_trailer_and_file_mode_match_the_capture() {
         .captures(&f.record_stderr)
         .unwrap_or_else(|| panic!("a summary line on stderr: {:?}", f.record_stderr));
     let number = |i: usize| -> u64 { caps[i].parse().expect("a number") };
-    let entries: u64 = trailer
-        .records_by_kind
-        .iter()
-        .filter(|k| k.kind == 1)
-        .map(|k| k.count)
-        .sum();
+    let of_kind = |kind: u8| -> u64 {
+        trailer
+            .records_by_kind
+            .iter()
+            .filter(|k| k.kind == kind)
+            .map(|k| k.count)
+            .sum()
+    };
+    let (entries, forks, exits) = (of_kind(1), of_kind(4), of_kind(5));
     let lost: u64 = trailer.lost.per_cpu.iter().flatten().sum();
-    assert_eq!(number(1), entries, "events written = entry records");
+    assert_eq!(
+        number(1),
+        entries + forks + exits,
+        "events written = entry, fork and process exit records"
+    );
     assert_eq!(number(2), trailer.records, "records written");
     assert_eq!(number(3), lost, "lost in the kernel");
     assert_eq!(number(4), f.file_len, "bytes written = the file's size");

@@ -987,8 +987,9 @@ fn lost_events_are_counted_exactly_with_a_tiny_ring_buffer() {
     assert!(
         ran.stdout_text().contains(&format!(
             "lost in kernel:  {} (entries {lost_enter}, exits {lost_exit}, scratch busy {lost_busy}, \
-             argument re-reads {lost_refetch})",
-            lost_enter + lost_exit + lost_busy + lost_refetch
+             argument re-reads {lost_refetch}, process records {})",
+            lost_enter + lost_exit + lost_busy + lost_refetch,
+            column(4)
         )),
         "{}",
         ran.stdout_text()
@@ -1062,7 +1063,17 @@ fn hostile_strings_never_reach_the_terminal_raw_nor_break_csv_or_json() {
         .join(OsStr::from_bytes(b"\x1b]0;pwned\x07\x1b[31mcap.snoop"));
     let cg = Cgroup::new("hostile");
     let cg_arg = cg.dir.to_string_lossy().into_owned();
-    let rec = Recording::start(&path, &["--cgroup", &cg_arg, "--arg-size", "1024"]);
+    let rec = Recording::start(
+        &path,
+        &[
+            "--cgroup",
+            &cg_arg,
+            "--arg-size",
+            "1024",
+            "--events",
+            "exec,mount",
+        ],
+    );
     let mut pids = Vec::new();
     for args in [
         vec![OsStr::new("exec"), scratch.as_os_str()],
