@@ -193,15 +193,29 @@ impl Lineage {
 
     /// Whether the process of `event` is the process `ancestor` (a pid, as
     /// the user gave it) or descends from it, by the creation links the
-    /// capture shows.
+    /// capture shows. The fork that created `ancestor` counts too: it is
+    /// where that process's part of the tree begins.
     pub fn is_descendant(&self, event: &Event, ancestor: u32) -> bool {
         if event.pid == ancestor {
             return true;
         }
-        let mut at = match event.proc_start_ns.or_else(|| self.start_of(event.pid)) {
-            Some(start) => (event.pid, start),
-            None => return event.ppid == ancestor,
-        };
+        if let Args::Fork { child_pid, .. } = event.args {
+            if child_pid == ancestor && child_pid != event.pid {
+                return true;
+            }
+        }
+        match event.proc_start_ns.or_else(|| self.start_of(event.pid)) {
+            Some(start) => self.descends((event.pid, start), ancestor),
+            None => event.ppid == ancestor,
+        }
+    }
+
+    /// Whether process `(pid, start)` is `ancestor` or was created,
+    /// directly or not, by a process with that pid.
+    pub fn descends(&self, mut at: (u32, u64), ancestor: u32) -> bool {
+        if at.0 == ancestor {
+            return true;
+        }
         for _ in 0..MAX_DEPTH {
             let creator = self
                 .ancestry

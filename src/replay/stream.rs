@@ -435,7 +435,12 @@ impl<R: Read> EventStream<R> {
                 Record::LossCounters(counters) => self.loss = LossTotals::from_counters(&counters),
                 Record::Process(info) => {
                     self.lineage.add_snapshot(&info);
-                    return Some(Item::Process(info));
+                    let shown = self
+                        .descendants_of
+                        .is_none_or(|a| self.lineage.descends((info.pid, info.start_ns), a));
+                    if shown {
+                        return Some(Item::Process(info));
+                    }
                 }
                 Record::CgroupPath(c) => {
                     self.cgroup_paths.insert(c.id, Arc::from(c.path));

@@ -42,6 +42,9 @@ struct Node {
     parent: Option<Identity>,
     /// Exit time and wait status.
     exit: Option<(u64, u32)>,
+    /// Known only as the creator of a process shown: none of its own
+    /// events passed the filters.
+    context_only: bool,
     /// What happened in the process, by time: (ts, line text or child).
     items: Vec<(u64, TreeItem)>,
 }
@@ -86,6 +89,7 @@ impl ProcessTree {
             },
             parent,
             exit: None,
+            context_only: false,
             items: Vec::new(),
         });
         if let Some(parent) = parent {
@@ -106,20 +110,25 @@ impl ProcessTree {
                     return; // a new thread: not a new process
                 }
                 let child = (*child_pid, Some(*child_start_ns));
-                self.node(id, &event.comm);
+                if !self.nodes.contains_key(&id) {
+                    self.node(id, &event.comm).context_only = true;
+                }
                 let node = self.node(child, &event.comm);
+                node.context_only = false;
                 node.start = Start::Forked(event.ts_ns);
                 node.parent = Some(id);
                 self.child_of(id, child, event.ts_ns);
             }
             Args::Exit { status, .. } => {
                 let node = self.node(id, &event.comm);
+                node.context_only = false;
                 node.exit = Some((event.ts_ns, *status));
                 node.comm = comm_bytes(&event.comm).to_vec();
             }
             _ => {
                 let line = event_line(event, self.offset(event.ts_ns));
                 let node = self.node(id, &event.comm_before);
+                node.context_only = false;
                 if event.syscall.is_exec() && !event.failed() {
                     node.comm = comm_bytes(&event.comm).to_vec();
                 }
@@ -140,6 +149,7 @@ impl ProcessTree {
             start: Start::Unknown,
             parent: None,
             exit: None,
+            context_only: false,
             items: Vec::new(),
         })
     }
@@ -215,6 +225,12 @@ impl ProcessTree {
         line.extend_from_slice(id.0.to_string().as_bytes());
         line.push(b' ');
         escape::push_terminal_safe(&mut line, &node.comm, true);
+        if node.context_only {
+            line.extend_from_slice(
+                b"  (outside the selection: only its creation of what follows is shown)\n",
+            );
+            return out.write_all(&line);
+        }
         match &node.start {
             Start::Forked(ts) => {
                 line.extend_from_slice(format!("  started {}", self.offset(*ts)).as_bytes())
