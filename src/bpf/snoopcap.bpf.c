@@ -724,12 +724,23 @@ struct {
 	__type(value, __u32);
 } sc_exec_mark SEC(".maps");
 
+/*
+ * Marks set and not yet taken by exec_done, machine-wide: while it is zero
+ * (always, but for a 32-bit or kernel exec in flight) exec_done skips the
+ * task-storage lookup, which costs more than the rest of it. An exec that
+ * fails after exec_prepare kills its process and leaves the count one too
+ * high: exec_done then looks up storage in vain, which is slower, not wrong.
+ */
+__u64 sc_marks_outstanding = 0;
+
 static __always_inline void mark_exec_without_syscall(struct task_struct *task)
 {
 	__u32 *mark = bpf_task_storage_get(&sc_exec_mark, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
-	if (mark)
+	if (mark && !*mark) {
 		*mark = 1;
+		__sync_fetch_and_add(&sc_marks_outstanding, 1);
+	}
 }
 
 /*
@@ -1027,7 +1038,7 @@ int BPF_PROG(proc_exit, struct task_struct *p, bool group_dead)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec_done, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 *mark = bpf_task_storage_get(&sc_exec_mark, p, 0, 0);
+	__u32 *mark = NULL;
 	bool compat_image = p->thread_info.status & SC_TS_COMPAT;
 	struct sc_scratch *scratch;
 	struct sc_enter *e;
@@ -1037,8 +1048,13 @@ int BPF_PROG(exec_done, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	__u32 off;
 	long n;
 
-	if (mark)
-		bpf_task_storage_delete(&sc_exec_mark, p);
+	if (*(volatile __u64 *)&sc_marks_outstanding) {
+		mark = bpf_task_storage_get(&sc_exec_mark, p, 0, 0);
+		if (mark) {
+			bpf_task_storage_delete(&sc_exec_mark, p);
+			__sync_fetch_and_add(&sc_marks_outstanding, -1);
+		}
+	}
 	if (!mark && !compat_image)
 		return 0;
 	if (!should_trace(p))
