@@ -277,17 +277,15 @@ mod tests {
 
     /// A syscall event of `pid` (parent `ppid`), as the stream annotates it.
     fn syscall_event(lineage: &Lineage, pid: u32, ppid: u32) -> Event {
-        let mut event = lineage_probe(pid, ppid);
+        let mut event = crate::render::test_events::event(
+            Syscall::Umount,
+            Args::Umount {
+                target: crate::event::Captured::from_bytes(b"/mnt"),
+                flags: 0,
+            },
+        );
+        (event.pid, event.tid, event.ppid) = (pid, pid, ppid);
         lineage.annotate(&mut event);
-        event
-    }
-
-    fn lineage_probe(pid: u32, ppid: u32) -> Event {
-        let mut lineage = Lineage::new();
-        let mut event = lineage.exit_event(&exit(0, (pid, 0), ppid), 0);
-        event.syscall = Syscall::Mount;
-        event.proc_start_ns = None;
-        event.parent_start_ns = None;
         event
     }
 
