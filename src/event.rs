@@ -358,8 +358,8 @@ pub enum Args {
     Exec {
         /// execveat only.
         dirfd: Option<i32>,
-        /// execveat only.
-        flags: Option<u32>,
+        /// execveat only (`int flags`, as the kernel declares it).
+        flags: Option<i32>,
         filename: Captured,
         /// argv, argv[0] first, as captured (at most record's --max-args).
         args: Vec<Captured>,
@@ -375,7 +375,8 @@ pub enum Args {
     },
     Umount {
         target: Captured,
-        flags: u64,
+        /// umount2's `int flags`.
+        flags: i32,
     },
     Fsopen {
         fsname: Captured,

@@ -218,7 +218,7 @@ impl<'a> SyscallFields<'a> {
                     fields.push(Column::Dirfd, Signed(i64::from(*dirfd)));
                 }
                 if let Some(flags) = flags {
-                    fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+                    fields.push(Column::Flags, Signed(i64::from(*flags)));
                 }
             }
             Args::Mount {
@@ -236,7 +236,7 @@ impl<'a> SyscallFields<'a> {
             }
             Args::Umount { target, flags } => {
                 fields.push(Column::Target, Text(target));
-                fields.push(Column::Flags, Unsigned(*flags));
+                fields.push(Column::Flags, Signed(i64::from(*flags)));
             }
             Args::Fsopen { fsname, flags } => {
                 fields.push(Column::Fsname, Text(fsname));

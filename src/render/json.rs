@@ -576,6 +576,37 @@ mod tests {
         );
     }
 
+    /// docs/EVENTS.md, integer fields: each has the C type of the kernel's
+    /// declaration of its parameter; `int` flags and fds are signed.
+    #[test]
+    fn integer_fields_have_the_kernels_types() {
+        let umount = object(&event(
+            Syscall::Umount,
+            Args::Umount {
+                target: text(b"/m"),
+                flags: -1,
+            },
+        ));
+        assert_eq!(umount["flags"], -1);
+        let mut execveat = exec(b"x", &[b"x"]);
+        if let Args::Exec { dirfd, flags, .. } = &mut execveat.args {
+            (*dirfd, *flags) = (Some(-100), Some(i32::MIN));
+        }
+        assert_eq!(object(&execveat)["flags"], i64::from(i32::MIN));
+        let fsmount = object(&event(
+            Syscall::Fsmount,
+            Args::Fsmount {
+                fs_fd: -1,
+                flags: u32::MAX,
+                attr_flags: u32::MAX,
+            },
+        ));
+        assert_eq!(
+            (&fsmount["fs_fd"], &fsmount["flags"], &fsmount["attr_flags"]),
+            (&json!(-1), &json!(u32::MAX), &json!(u32::MAX))
+        );
+    }
+
     #[test]
     fn null_versus_empty_string() {
         let event = mount(null(), text(b""), skipped(), 0, null());

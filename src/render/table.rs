@@ -327,7 +327,8 @@ fn push_call(line: &mut Vec<u8>, args: &Args) {
             line.extend_from_slice(b"umount(");
             push_bcc_string(line, target);
             line.extend_from_slice(SEPARATOR);
-            flags::push_flags(line, *flags, flags::UMOUNT_FLAGS);
+            // Decoded as the bit mask the kernel tests (an int's 32 bits).
+            flags::push_flags(line, u64::from(*flags as u32), flags::UMOUNT_FLAGS);
         }
         Args::Fsopen { fsname, flags } => {
             line.extend_from_slice(b"fsopen(");

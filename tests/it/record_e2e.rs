@@ -30,9 +30,9 @@ const MS_NODEV: u64 = 0x4;
 const MS_BIND: u64 = 0x1000;
 const MS_REC: u64 = 0x4000;
 const MS_PRIVATE: u64 = 0x40000;
-const MNT_DETACH: u64 = 0x2;
+const MNT_DETACH: i32 = 0x2;
 const AT_FDCWD: i32 = -100;
-const AT_EMPTY_PATH: u32 = 0x1000;
+const AT_EMPTY_PATH: i32 = 0x1000;
 const AT_RECURSIVE: u32 = 0x8000;
 const FSOPEN_CLOEXEC: u32 = 0x1;
 const FSCONFIG_SET_STRING: u32 = 1;
@@ -345,7 +345,7 @@ fn check_identity(ev: &Event, want: &Identity, capture: &Replayed, ran: &Ran) {
 }
 
 /// Exec arguments as the workload passes them: nothing truncated.
-fn exec_args(dirfd: Option<i32>, flags: Option<u32>, filename: &str, argv: &[&str]) -> Args {
+fn exec_args(dirfd: Option<i32>, flags: Option<i32>, filename: &str, argv: &[&str]) -> Args {
     Args::Exec {
         dirfd,
         flags,
@@ -1174,6 +1174,14 @@ fn summary_line_trailer_and_file_mode_match_the_capture() {
     let lost: u64 = trailer.lost.per_cpu.iter().flatten().sum();
     assert_eq!(number(1), entries, "events written = entry records");
     assert_eq!(number(2), trailer.records, "records written");
+    // docs/FORMAT.md, Trailer: records_by_kind counts every kernel record,
+    // refetch records (kind 3) included.
+    assert_eq!(
+        trailer.records_by_kind.iter().map(|k| k.count).sum::<u64>(),
+        trailer.records,
+        "records_by_kind adds up to records: {:?}",
+        trailer.records_by_kind
+    );
     assert_eq!(number(3), lost, "lost in the kernel");
     assert_eq!(number(4), f.file_len, "bytes written = the file's size");
     // The counts are the file's: as many entry records decode from it.
