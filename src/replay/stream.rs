@@ -82,7 +82,8 @@ impl Default for StreamOptions {
 /// displays as one line.
 #[derive(Debug)]
 pub enum Warning {
-    /// A corrupt frame was dropped; the stream goes on with the next one.
+    /// A corrupt frame was dropped, or bytes were skipped looking for the
+    /// next valid frame header; the stream goes on with what follows.
     Skipped(FormatError),
     /// The input ends in the middle of a frame: the stream ends here.
     Truncated(FormatError),
@@ -96,7 +97,8 @@ pub enum Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::Skipped(err) => write!(f, "{err}; skipped it"),
+            Warning::Skipped(err @ FormatError::Corrupt { .. }) => write!(f, "{err}; skipped it"),
+            Warning::Skipped(err) => write!(f, "{err}"),
             Warning::Truncated(err) | Warning::Fatal(err) => write!(f, "{err}"),
             Warning::Undecodable(err) => write!(f, "undecodable kernel record: {err}"),
         }

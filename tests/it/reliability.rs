@@ -35,7 +35,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use snoopcap::event::Args;
-use snoopcap::format::FRAME_HEADER_LEN;
+use snoopcap::format::{FormatError, FRAME_HEADER_LEN};
 use snoopcap::render::{self, Format, RenderOptions};
 use snoopcap::replay::{EventStream, Item, StreamOptions, Warning};
 
@@ -301,7 +301,11 @@ fn replay_in_process(bytes: &[u8]) -> InProcess {
         match item {
             Item::Event(event) => renderer.event(&event, &mut result.json).expect("render"),
             Item::Warning(warning) => {
-                result.corrupt += u64::from(matches!(warning, Warning::Skipped(_)));
+                // Frames dropped (bytes skipped after one are reported too).
+                result.corrupt += u64::from(matches!(
+                    warning,
+                    Warning::Skipped(FormatError::Corrupt { .. })
+                ));
                 result.warnings.push(warning.to_string());
             }
             Item::Record(_) | Item::EndOfFrame => {}
