@@ -7,8 +7,9 @@ use crate::event::{Args, Captured, Event, MountAttr};
 
 /// Every field name of the JSON and CSV output, in CSV column order: the
 /// common fields, exec and mount(2)'s fields, the other mount-family
-/// syscalls' parameters, then `comm_before`, then `cgroup_path` (added
-/// later, so last: existing CSV columns keep their positions).
+/// syscalls' parameters, then `comm_before`, `cgroup_path`, `unfinished`
+/// and `unfinished_reason` (each added later, so last: existing CSV columns
+/// keep their positions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
     Event,
@@ -52,10 +53,12 @@ pub enum Column {
     Size,
     CommBefore,
     CgroupPath,
+    Unfinished,
+    UnfinishedReason,
 }
 
 impl Column {
-    pub const COUNT: usize = 41;
+    pub const COUNT: usize = 43;
 
     /// All columns in CSV order (`ALL[c as usize] == c`).
     pub const ALL: [Column; Column::COUNT] = [
@@ -100,6 +103,8 @@ impl Column {
         Column::Size,
         Column::CommBefore,
         Column::CgroupPath,
+        Column::Unfinished,
+        Column::UnfinishedReason,
     ];
 
     /// The field's name in JSON and in the CSV header.
@@ -146,6 +151,8 @@ impl Column {
             Column::Size => "size",
             Column::CommBefore => "comm_before",
             Column::CgroupPath => "cgroup_path",
+            Column::Unfinished => "unfinished",
+            Column::UnfinishedReason => "unfinished_reason",
         }
     }
 }

@@ -13,8 +13,12 @@
 //! `from_dirfd`, `from_path`, `to_dirfd`, `to_path`, `flags`;
 //! open_tree/fspick `dirfd`, `path`, `flags`; mount_setattr `dirfd`, `path`,
 //! `flags`, `attr` (`{attr_set, attr_clr, propagation, userns_fd}`), `size`.
-//! Last, `truncated`: the names of the fields whose captured value was cut
-//! short, present only when there is one.
+//! Then `truncated`: the names of the fields whose captured value was cut
+//! short, and `unreadable`: those whose memory could not be read, each
+//! present only when there is one. Last, for a call with no exit in the
+//! capture only, `"unfinished": true` and `unfinished_reason`; its `ret`,
+//! `error` and `latency_ns` are null. docs/EVENTS.md is the full contract,
+//! docs/event.schema.json its schema.
 //!
 //! Flags, commands and fds are integers. Strings are decoded lossily (U+FFFD
 //! for invalid UTF-8; fsconfig's binary value too); a NULL pointer or an
@@ -257,14 +261,20 @@ fn push_event(out: &mut Vec<u8>, event: &Event, time: &str) {
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"ret\":");
-    push_i64(out, event.ret);
+    match event.returned() {
+        Some(ret) => push_i64(out, ret),
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(b",\"error\":");
-    match errno::error_name(event.ret) {
+    match event.returned().and_then(errno::error_name) {
         Some(name) => push_str(out, name.as_bytes()),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"latency_ns\":");
-    push_u64(out, event.latency_ns);
+    match event.latency() {
+        Some(latency) => push_u64(out, latency),
+        None => out.extend_from_slice(b"null"),
+    }
     let fields = SyscallFields::of(event);
     for &(column, value) in fields.iter() {
         out.push(b',');
@@ -278,6 +288,11 @@ fn push_event(out: &mut Vec<u8>, event: &Event, time: &str) {
     let unreadable = fields.unreadable();
     if !unreadable.is_empty() {
         push_names(out, "unreadable", unreadable.names());
+    }
+    if let Some(reason) = event.unfinished {
+        out.extend_from_slice(b",\"unfinished\":true,\"unfinished_reason\":\"");
+        out.extend_from_slice(reason.name().as_bytes());
+        out.push(b'"');
     }
     out.push(b'}');
 }

@@ -55,20 +55,10 @@ impl Default for ReassemblyConfig {
     }
 }
 
-/// Why an entry was given up on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IncompleteReason {
-    /// A later record of the same thread (a new entry, another syscall's exit,
-    /// or an exec that made the thread's process lose its old leader) shows
-    /// the call ended: its exit was lost.
-    Superseded,
-    /// The pending table was full and this was the oldest entry.
-    TableFull,
-    /// Older than [`ReassemblyConfig::max_age_ns`] behind the newest record.
-    TooOld,
-    /// Still pending when the capture ended.
-    EndOfCapture,
-}
+/// Why an entry was given up on: the event model's [`crate::event::Unfinished`]
+/// (`TooOld`: older than [`ReassemblyConfig::max_age_ns`] behind the newest
+/// record).
+pub use crate::event::Unfinished as IncompleteReason;
 
 /// An entry that never got its exit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +67,34 @@ pub struct IncompleteEvent {
     /// Wall-clock time of the entry (see [`Reassembler::wall_ns`]).
     pub wall_ns: i64,
     pub entry: EnterRecord,
+}
+
+impl IncompleteEvent {
+    /// The entry as an unfinished event: no return value, no latency, and
+    /// the comm at entry as `comm` too (no exit says what came after).
+    pub fn into_event(self) -> Event {
+        let entry = self.entry;
+        Event {
+            syscall: entry.syscall,
+            ts_ns: entry.ts_ns,
+            wall_ns: self.wall_ns,
+            latency_ns: 0,
+            pid: entry.pid,
+            tid: entry.tid,
+            ppid: entry.ppid,
+            uid: entry.uid,
+            gid: entry.gid,
+            comm: entry.comm,
+            comm_before: entry.comm,
+            pcomm: entry.pcomm,
+            mnt_ns: entry.mnt_ns,
+            cgroup_id: entry.cgroup_id,
+            cgroup_path: None,
+            ret: 0,
+            unfinished: Some(self.reason),
+            args: entry.args,
+        }
+    }
 }
 
 /// Pairing counters.
@@ -436,6 +454,7 @@ impl Reassembler {
             cgroup_id: entry.cgroup_id,
             cgroup_path: None,
             ret: exit.ret,
+            unfinished: None,
             args: entry.args,
         }
     }
@@ -949,6 +968,21 @@ mod tests {
             incompletes(&mut r),
             vec![(IncompleteReason::EndOfCapture, 7, 20)]
         );
+    }
+
+    #[test]
+    fn an_incomplete_entry_is_an_unfinished_event() {
+        let mut r = kept();
+        r.add_clock_anchor(0, 1000);
+        run(&mut r, vec![enter(Syscall::Mount, 10, 5, 6)]);
+        r.finish();
+        let event = r.pop_incomplete().expect("kept").into_event();
+        assert_eq!(event.unfinished, Some(IncompleteReason::EndOfCapture));
+        assert_eq!((event.returned(), event.latency(), event.failed()), (None, None, false));
+        assert_eq!((event.ts_ns, event.wall_ns, event.pid, event.tid), (10, 1010, 5, 6));
+        // No exit says what the comm became: it is the entry's.
+        assert_eq!((event.comm, event.comm_before), (event.comm_before, Comm::from_bytes(b"caller")));
+        assert!(matches!(event.args, Args::Mount { flags: 0x1000, .. }));
     }
 
     #[test]

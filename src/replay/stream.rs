@@ -4,13 +4,18 @@
 //! entry/exit pairing, the clock anchors and the cgroup-path table, and the
 //! filter. [`EventStream::next_item`] yields each paired, filtered
 //! [`Event`], or a [`Warning`] about the input where it happens (a skipped
-//! corrupt frame, a cut, the first undecodable record). [`EventStream::finish`]
+//! corrupt frame, a cut, the first undecodable record). Entries whose exit
+//! is not in the capture are events too ([`Event::unfinished`]): one given up
+//! on mid-stream (its exit was lost) comes where the record that showed it
+//! is read, before the event that record completes; those still in progress
+//! when the capture ends come after its last event, oldest entry first
+//! (docs/EVENTS.md). [`EventStream::finish`]
 //! ends the capture and returns one [`Summary`]: kernel loss by reason,
 //! unpaired records by reason, damage, cut short, and the record counts that
 //! `--info` shows. replay's renderers, `--info`, the tests, the fuzz target
 //! and the examples all read captures through it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
@@ -21,7 +26,7 @@ use super::decode::{self, DecodeError, RawRecord};
 use super::filter::{self, Filter, TimeParseError};
 use super::reassemble::{Reassembler, ReassemblyConfig, ReassemblyStats};
 use crate::bpf::layout;
-use crate::event::{Event, Syscall};
+use crate::event::{Event, Syscall, Unfinished};
 use crate::format::{
     CaptureHeader, CaptureReader, Damage, DamageKind, FormatError, LossCounters, Record, Trailer,
 };
@@ -246,13 +251,7 @@ impl Summary {
                 loss.refetches
             ));
         }
-        let pairing = &self.pairing;
-        if pairing.orphan_exits > 0 || pairing.incomplete_entries > 0 {
-            lines.push(format!(
-                "{} exit records without their entry and {} entries without their exit could not be paired",
-                pairing.orphan_exits, pairing.incomplete_entries
-            ));
-        }
+        lines.extend(unpaired_warnings(&self.pairing));
         if self.decode_errors > 0 {
             lines.push(format!(
                 "{} kernel records could not be decoded",
@@ -264,6 +263,49 @@ impl Summary {
         }
         lines
     }
+}
+
+/// The stream's pairing gives up on an entry this much capture time behind.
+const NO_EXIT_IN_TIME: &str = "no exit within 600 s";
+const _: () = assert!(super::reassemble::DEFAULT_MAX_AGE_NS == 600_000_000_000);
+
+/// The lines on records that could not be paired: exits without their entry
+/// (never shown: there is no call to show), and entries without their exit
+/// (shown as unfinished events), by reason, in [`Unfinished::ALL`] order.
+fn unpaired_warnings(pairing: &ReassemblyStats) -> Vec<String> {
+    let mut lines = Vec::new();
+    if pairing.orphan_exits > 0 {
+        lines.push(format!(
+            "{} exit records without their entry could not be paired (their calls began before the capture, or their entries were lost)",
+            pairing.orphan_exits
+        ));
+    }
+    if pairing.incomplete_entries > 0 {
+        let reasons: Vec<String> = Unfinished::ALL
+            .iter()
+            .filter_map(|&reason| {
+                let (count, what) = match reason {
+                    Unfinished::EndOfCapture => (
+                        pairing.incomplete_at_end,
+                        "still in progress when the capture ended",
+                    ),
+                    Unfinished::Superseded => (pairing.incomplete_superseded, "exit lost"),
+                    Unfinished::TooOld => (pairing.incomplete_too_old, NO_EXIT_IN_TIME),
+                    Unfinished::TableFull => (
+                        pairing.incomplete_table_full,
+                        "dropped from a full pairing table",
+                    ),
+                };
+                (count > 0).then(|| format!("{count} {what}"))
+            })
+            .collect();
+        lines.push(format!(
+            "{} entries without their exit record are shown as unfinished calls ({})",
+            pairing.incomplete_entries,
+            reasons.join(", ")
+        ));
+    }
+    lines
 }
 
 /// What replay says of a capture without a trailer.
@@ -280,8 +322,11 @@ pub struct EventStream<R: Read> {
     raw_records: bool,
     /// Records were read since the last [`Item::EndOfFrame`].
     in_frame: bool,
-    /// An event completed by the tapped record, handed out after it.
-    held: Option<Event>,
+    /// Selected events not handed out yet: those the last record completed
+    /// or gave up on (handed out after the tapped record, if any).
+    ready: VecDeque<Event>,
+    /// The reader reached the end and the pending entries were flushed.
+    ended: bool,
     loss: LossTotals,
     records: RecordCounts,
     decode_errors: u64,
@@ -304,7 +349,10 @@ impl<R: Read> EventStream<R> {
         };
         filter.since = resolve("--since", &options.since)?;
         filter.until = resolve("--until", &options.until)?;
-        let mut pairing = Reassembler::new(ReassemblyConfig::default());
+        let mut pairing = Reassembler::new(ReassemblyConfig {
+            keep_incomplete: true,
+            ..ReassemblyConfig::default()
+        });
         pairing.add_clock_anchor(header.clock.boot_ns, header.clock.wall_ns);
         Ok(EventStream {
             layout_version: header.layout_version,
@@ -313,7 +361,8 @@ impl<R: Read> EventStream<R> {
             cgroup_paths: HashMap::new(),
             filter,
             raw_records: options.raw_records,
-            held: None,
+            ready: VecDeque::new(),
+            ended: false,
             in_frame: false,
             loss: LossTotals::default(),
             records: RecordCounts::default(),
@@ -330,17 +379,24 @@ impl<R: Read> EventStream<R> {
 
     /// The next event or warning; `None` at the end of the capture.
     pub fn next_item(&mut self) -> Option<Item> {
-        if let Some(event) = self.held.take() {
-            return Some(Item::Event(event));
-        }
         loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(Item::Event(event));
+            }
             if self.in_frame && self.reader.needs_input() {
                 self.in_frame = false;
                 return Some(Item::EndOfFrame);
             }
             let record = match self.reader.next_record() {
                 Ok(Some(record)) => record,
-                Ok(None) => return None,
+                Ok(None) if self.ended => return None,
+                Ok(None) => {
+                    // Calls still in progress when the capture ended.
+                    self.ended = true;
+                    self.pairing.finish();
+                    self.take_unfinished();
+                    continue;
+                }
                 Err(err) if err.is_recoverable() => {
                     self.damaged = true;
                     return Some(Item::Warning(Warning::Skipped(err)));
@@ -382,14 +438,14 @@ impl<R: Read> EventStream<R> {
                             None
                         }
                     };
-                    let shown = event.and_then(|e| self.select(e));
-                    match (tapped, shown) {
-                        (Some(record), shown) => {
-                            self.held = shown;
-                            return Some(Item::Record(record));
-                        }
-                        (None, Some(event)) => return Some(Item::Event(event)),
-                        (None, None) => {}
+                    // Entries this record showed to have lost their exit
+                    // come first: they began before the event it completes.
+                    self.take_unfinished();
+                    if let Some(event) = event.and_then(|e| self.select(e)) {
+                        self.ready.push_back(event);
+                    }
+                    if let Some(record) = tapped {
+                        return Some(Item::Record(record));
                     }
                 }
                 Record::ClockAnchor(anchor) => self
@@ -399,6 +455,15 @@ impl<R: Read> EventStream<R> {
                 Record::CgroupPath(c) => {
                     self.cgroup_paths.insert(c.id, Arc::from(c.path));
                 }
+            }
+        }
+    }
+
+    /// Queues the entries the pairing gave up on, as unfinished events.
+    fn take_unfinished(&mut self) {
+        while let Some(incomplete) = self.pairing.pop_incomplete() {
+            if let Some(event) = self.select(incomplete.into_event()) {
+                self.ready.push_back(event);
             }
         }
     }
