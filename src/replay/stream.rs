@@ -162,7 +162,8 @@ impl LossTotals {
 }
 
 /// Kernel records of a capture by record kind and syscall, counted from
-/// their headers (undecodable ones too, under `unknown`).
+/// their headers (undecodable ones too: an unknown syscall number under
+/// `unknown`; a record of an unknown kind in `records` only).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordCounts {
     pub records: u64,
@@ -182,10 +183,12 @@ impl RecordCounts {
             .copied()
             .and_then(Syscall::from_raw)
             .map_or("unknown", |s| s.event_name());
+        // A record of an unknown kind (undecodable) counts in `records` only.
         let table = match kind {
             Some(layout::SC_REC_ENTER) => &mut self.entries,
             Some(layout::SC_REC_EXIT) => &mut self.exits,
-            _ => &mut self.refetches,
+            Some(layout::SC_REC_REFETCH) => &mut self.refetches,
+            _ => return,
         };
         match table.get_mut(name) {
             Some(n) => *n += 1,

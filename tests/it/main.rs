@@ -10,3 +10,5 @@ mod golden;
 #[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;
+mod schema;
+mod spec_examples;
