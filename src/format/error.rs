@@ -143,7 +143,10 @@ impl FormatError {
     /// the next intact data (after a corrupt frame) instead of ending.
     /// Every other error ends the reading; later calls return `Ok(None)`.
     pub fn is_recoverable(&self) -> bool {
-        matches!(self, FormatError::Corrupt { .. } | FormatError::Skipped { .. })
+        matches!(
+            self,
+            FormatError::Corrupt { .. } | FormatError::Skipped { .. }
+        )
     }
 
     /// The byte offset the error refers to, when it has one.

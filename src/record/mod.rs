@@ -631,7 +631,12 @@ mod tests {
         got.sort_unstable();
         assert_eq!(
             got,
-            vec![(1, 1, 1), (1, 2, 1), (1, 3, 1), (Syscall::Fspick.raw(), 3, 1)]
+            vec![
+                (1, 1, 1),
+                (1, 2, 1),
+                (1, 3, 1),
+                (Syscall::Fspick.raw(), 3, 1)
+            ]
         );
         assert_eq!(kinds.entries(), 1);
     }

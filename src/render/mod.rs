@@ -208,7 +208,10 @@ mod tests {
             "{table}"
         );
         let table = render(Format::Table, &exec);
-        assert!(table.ends_with(" 4242   1000     ? /bin/true\n"), "{table:?}");
+        assert!(
+            table.ends_with(" 4242   1000     ? /bin/true\n"),
+            "{table:?}"
+        );
 
         for (event, reason) in [(&mount, "capture_ended"), (&exec, "exit_lost")] {
             let json: serde_json::Value =
@@ -222,7 +225,9 @@ mod tests {
         let finished: serde_json::Value =
             serde_json::from_str(&render(Format::Json, &test_events::exec(b"/x", &[b"x"])))
                 .expect("json");
-        assert!(finished.get("unfinished").is_none() && finished.get("unfinished_reason").is_none());
+        assert!(
+            finished.get("unfinished").is_none() && finished.get("unfinished_reason").is_none()
+        );
 
         let csv = render_all(
             RenderOptions {
@@ -242,7 +247,10 @@ mod tests {
             (cell("ret"), cell("error"), cell("latency_ns")),
             (String::new(), String::new(), String::new())
         );
-        assert_eq!((cell("unfinished"), cell("unfinished_reason")), ("true".into(), "capture_ended".into()));
+        assert_eq!(
+            (cell("unfinished"), cell("unfinished_reason")),
+            ("true".into(), "capture_ended".into())
+        );
     }
 }
 

@@ -1057,10 +1057,19 @@ mod tests {
         r.finish();
         let event = r.pop_incomplete().expect("kept").into_event();
         assert_eq!(event.unfinished, Some(IncompleteReason::EndOfCapture));
-        assert_eq!((event.returned(), event.latency(), event.failed()), (None, None, false));
-        assert_eq!((event.ts_ns, event.wall_ns, event.pid, event.tid), (10, 1010, 5, 6));
+        assert_eq!(
+            (event.returned(), event.latency(), event.failed()),
+            (None, None, false)
+        );
+        assert_eq!(
+            (event.ts_ns, event.wall_ns, event.pid, event.tid),
+            (10, 1010, 5, 6)
+        );
         // No exit says what the comm became: it is the entry's.
-        assert_eq!((event.comm, event.comm_before), (event.comm_before, Comm::from_bytes(b"caller")));
+        assert_eq!(
+            (event.comm, event.comm_before),
+            (event.comm_before, Comm::from_bytes(b"caller"))
+        );
         assert!(matches!(event.args, Args::Mount { flags: 0x1000, .. }));
     }
 

@@ -679,11 +679,16 @@ fn a_dropped_payload_then_a_partial_header_is_truncated() {
     assert!(matches!(out.errors[0], FormatError::Corrupt { offset, .. } if offset == f2 as u64));
     assert_eq!(
         out.errors[1].to_string(),
-        format!("capture truncated at byte {f3}: the input ends 20 bytes into a 48-byte frame header")
+        format!(
+            "capture truncated at byte {f3}: the input ends 20 bytes into a 48-byte frame header"
+        )
     );
     assert_eq!(
         damage_and_error_offsets(&out).0,
-        vec![(f2 as u64, DamageKind::CorruptFrame), (f3 as u64, DamageKind::Truncated)]
+        vec![
+            (f2 as u64, DamageKind::CorruptFrame),
+            (f3 as u64, DamageKind::Truncated)
+        ]
     );
     assert!(out.trailer.is_none());
 }
@@ -1098,7 +1103,11 @@ fn reads_from_non_seekable_streams() {
     let (m, z) = rest.split_at(700);
     let out = read_all(a.chain(m).chain(z), damaged.len()).unwrap();
     assert_eq!(out.records, b.records[b.frame_ends[0].1..]);
-    assert_eq!(out.errors.len(), 2, "the bad header and the bytes skipped after it");
+    assert_eq!(
+        out.errors.len(),
+        2,
+        "the bad header and the bytes skipped after it"
+    );
 
     // A real pipe.
     let mut child = std::process::Command::new("cat")

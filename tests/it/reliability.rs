@@ -986,7 +986,10 @@ fn lost_events_are_counted_exactly_with_a_tiny_ring_buffer() {
         paired + lost_enter + lost_busy + s.incomplete_entries,
         execs
     );
-    assert_eq!(unfinished, s.incomplete_entries, "every entry without exit is shown");
+    assert_eq!(
+        unfinished, s.incomplete_entries,
+        "every entry without exit is shown"
+    );
     // The same from the exits' side.
     assert_eq!(paired + s.orphan_exits + lost_exit, execs);
     // And replay says so.

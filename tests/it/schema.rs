@@ -158,7 +158,10 @@ fn every_golden_json_event_line_matches_the_event_schema() {
     for example in spec_examples::examples() {
         for (index, line) in example.jsonl.as_deref().unwrap_or("").lines().enumerate() {
             let value = serde_json::from_str(line).expect("an example line is JSON");
-            lines.push((format!("docs/EVENTS.md example {}:{}", example.name, index + 1), value));
+            lines.push((
+                format!("docs/EVENTS.md example {}:{}", example.name, index + 1),
+                value,
+            ));
         }
     }
     assert_all_valid(&python, "event.schema.json", &lines);
@@ -170,7 +173,11 @@ fn every_golden_info_object_matches_the_info_schema() {
         return;
     };
     let lines = golden_lines(is_info);
-    assert!(lines.len() >= 2, "only {} golden --info objects", lines.len());
+    assert!(
+        lines.len() >= 2,
+        "only {} golden --info objects",
+        lines.len()
+    );
     assert_all_valid(&python, "info.schema.json", &lines);
 }
 
@@ -207,31 +214,106 @@ fn the_schemas_reject_lines_replay_never_writes() {
     assert!(good_results.iter().all(Option::is_none), "{good_results:?}");
 
     let bad: Vec<(&str, Value)> = vec![
-        ("an unknown key", mutated(&exec, |m| drop(m.insert("extra".into(), json!(1))))),
-        ("a mount key on an exec", mutated(&exec, |m| drop(m.insert("source".into(), json!("x"))))),
-        ("a missing key", mutated(&mount, |m| drop(m.remove("fstype")))),
-        ("ret as a string", mutated(&exec, |m| drop(m.insert("ret".into(), json!("0"))))),
-        ("event execve", mutated(&exec, |m| drop(m.insert("event".into(), json!("execve"))))),
-        ("errno EDEADLK", mutated(&exec, |m| {
-            m.insert("ret".into(), json!(-35));
-            m.insert("error".into(), json!("EDEADLK"));
-        })),
-        ("an error for a success", mutated(&exec, |m| drop(m.insert("error".into(), json!("ENOENT"))))),
-        ("pid beyond u32", mutated(&exec, |m| drop(m.insert("pid".into(), json!(4_294_967_296u64))))),
-        ("a negative latency", mutated(&mount, |m| drop(m.insert("latency_ns".into(), json!(-1))))),
-        ("time without nanoseconds", mutated(&exec, |m| drop(m.insert("time".into(), json!("2026-12-01T07:49:14Z"))))),
-        ("a 17-character comm", mutated(&exec, |m| drop(m.insert("comm".into(), json!("a".repeat(17)))))),
-        ("dirfd without flags", mutated(&execveat, |m| drop(m.remove("flags")))),
-        ("mount flags negative", mutated(&mount, |m| drop(m.insert("flags".into(), json!(-1))))),
-        ("a truncated name of another kind", mutated(&mount, |m| drop(m.insert("truncated".into(), json!(["args"]))))),
-        ("unfinished with a ret", mutated(&unfinished, |m| drop(m.insert("ret".into(), json!(0))))),
-        ("unfinished false", mutated(&exec, |m| drop(m.insert("unfinished".into(), json!(false))))),
-        ("a reason without unfinished", mutated(&exec, |m| drop(m.insert("unfinished_reason".into(), json!("exit_lost"))))),
-        ("an unknown reason", mutated(&unfinished, |m| drop(m.insert("unfinished_reason".into(), json!("hung"))))),
-        ("a finished call with null ret", mutated(&mount, |m| drop(m.insert("ret".into(), Value::Null)))),
-        ("attr with an extra field", mutated(&setattr, |m| {
-            m["attr"].as_object_mut().expect("attr").insert("x".into(), json!(0));
-        })),
+        (
+            "an unknown key",
+            mutated(&exec, |m| drop(m.insert("extra".into(), json!(1)))),
+        ),
+        (
+            "a mount key on an exec",
+            mutated(&exec, |m| drop(m.insert("source".into(), json!("x")))),
+        ),
+        (
+            "a missing key",
+            mutated(&mount, |m| drop(m.remove("fstype"))),
+        ),
+        (
+            "ret as a string",
+            mutated(&exec, |m| drop(m.insert("ret".into(), json!("0")))),
+        ),
+        (
+            "event execve",
+            mutated(&exec, |m| drop(m.insert("event".into(), json!("execve")))),
+        ),
+        (
+            "errno EDEADLK",
+            mutated(&exec, |m| {
+                m.insert("ret".into(), json!(-35));
+                m.insert("error".into(), json!("EDEADLK"));
+            }),
+        ),
+        (
+            "an error for a success",
+            mutated(&exec, |m| drop(m.insert("error".into(), json!("ENOENT")))),
+        ),
+        (
+            "pid beyond u32",
+            mutated(&exec, |m| {
+                drop(m.insert("pid".into(), json!(4_294_967_296u64)))
+            }),
+        ),
+        (
+            "a negative latency",
+            mutated(&mount, |m| drop(m.insert("latency_ns".into(), json!(-1)))),
+        ),
+        (
+            "time without nanoseconds",
+            mutated(&exec, |m| {
+                drop(m.insert("time".into(), json!("2026-12-01T07:49:14Z")))
+            }),
+        ),
+        (
+            "a 17-character comm",
+            mutated(&exec, |m| {
+                drop(m.insert("comm".into(), json!("a".repeat(17))))
+            }),
+        ),
+        (
+            "dirfd without flags",
+            mutated(&execveat, |m| drop(m.remove("flags"))),
+        ),
+        (
+            "mount flags negative",
+            mutated(&mount, |m| drop(m.insert("flags".into(), json!(-1)))),
+        ),
+        (
+            "a truncated name of another kind",
+            mutated(&mount, |m| {
+                drop(m.insert("truncated".into(), json!(["args"])))
+            }),
+        ),
+        (
+            "unfinished with a ret",
+            mutated(&unfinished, |m| drop(m.insert("ret".into(), json!(0)))),
+        ),
+        (
+            "unfinished false",
+            mutated(&exec, |m| drop(m.insert("unfinished".into(), json!(false)))),
+        ),
+        (
+            "a reason without unfinished",
+            mutated(&exec, |m| {
+                drop(m.insert("unfinished_reason".into(), json!("exit_lost")))
+            }),
+        ),
+        (
+            "an unknown reason",
+            mutated(&unfinished, |m| {
+                drop(m.insert("unfinished_reason".into(), json!("hung")))
+            }),
+        ),
+        (
+            "a finished call with null ret",
+            mutated(&mount, |m| drop(m.insert("ret".into(), Value::Null))),
+        ),
+        (
+            "attr with an extra field",
+            mutated(&setattr, |m| {
+                m["attr"]
+                    .as_object_mut()
+                    .expect("attr")
+                    .insert("x".into(), json!(0));
+            }),
+        ),
     ];
     let values: Vec<Value> = bad.iter().map(|(_, v)| v.clone()).collect();
     let accepted: Vec<&str> = validate(&python, "event.schema.json", &values)
@@ -240,7 +322,10 @@ fn the_schemas_reject_lines_replay_never_writes() {
         .filter(|(error, _)| error.is_none())
         .map(|(_, (what, _))| *what)
         .collect();
-    assert!(accepted.is_empty(), "event.schema.json accepts: {accepted:?}");
+    assert!(
+        accepted.is_empty(),
+        "event.schema.json accepts: {accepted:?}"
+    );
 
     let info = golden_lines(is_info)
         .into_iter()
@@ -250,15 +335,24 @@ fn the_schemas_reject_lines_replay_never_writes() {
     let bad_info = [
         mutated(&info, |m| drop(m.remove("lost"))),
         mutated(&info, |m| {
-            m["header"].as_object_mut().expect("header").insert("extra".into(), json!(""));
+            m["header"]
+                .as_object_mut()
+                .expect("header")
+                .insert("extra".into(), json!(""));
         }),
         mutated(&info, |m| drop(m.insert("complete".into(), json!(false)))),
         mutated(&info, |m| {
-            m["events_by_kind"].as_object_mut().expect("map").insert("execve".into(), json!(1));
+            m["events_by_kind"]
+                .as_object_mut()
+                .expect("map")
+                .insert("execve".into(), json!(1));
         }),
     ];
     let results = validate(&python, "info.schema.json", &bad_info);
-    assert!(results.iter().all(Option::is_some), "info.schema.json accepts one of {results:?}");
+    assert!(
+        results.iter().all(Option::is_some),
+        "info.schema.json accepts one of {results:?}"
+    );
 }
 
 /// The schema's enums are the code's: errno names, unfinished reasons,

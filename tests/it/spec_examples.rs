@@ -63,7 +63,11 @@ pub fn examples() -> Vec<Example> {
                 "stderr" => &mut example.stderr,
                 other => panic!("example {}: unknown block ```{other}", example.name),
             };
-            assert!(slot.is_none(), "example {}: two ```{info} blocks", example.name);
+            assert!(
+                slot.is_none(),
+                "example {}: two ```{info} blocks",
+                example.name
+            );
             *slot = Some(body);
         }
     }
@@ -110,7 +114,8 @@ fn tokens(line: &str) -> Vec<String> {
 }
 
 fn json_string(text: &str, what: &str) -> Vec<u8> {
-    let value: String = serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: {text}: {e}"));
+    let value: String =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: {text}: {e}"));
     value.into_bytes()
 }
 
@@ -226,7 +231,12 @@ fn put(out: &mut [u8], at: usize, bytes: &[u8]) {
 /// An entry (kind 1) or refetch (kind 3) record, per docs/FORMAT.md.
 fn entry_record(kind: u8, syscall: u8, fields: &[(String, String)], items: &[String]) -> Vec<u8> {
     let mut fixed = vec![0u8; 136];
-    let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let get = |key: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
     let pid = number(get("pid").expect("pid")) as u32;
     let tid = get("tid").map_or(pid, |t| number(t) as u32);
     put(&mut fixed, 0, &number(get("ts").expect("ts")).to_le_bytes());
@@ -246,7 +256,11 @@ fn entry_record(kind: u8, syscall: u8, fields: &[(String, String)], items: &[Str
     put(&mut fixed, 80, &(default("ppid", 1) as u32).to_le_bytes());
     put(&mut fixed, 84, &(default("uid", 1000) as u32).to_le_bytes());
     put(&mut fixed, 88, &(default("gid", 1000) as u32).to_le_bytes());
-    put(&mut fixed, 92, &(default("mnt_ns", 4026531841) as u32).to_le_bytes());
+    put(
+        &mut fixed,
+        92,
+        &(default("mnt_ns", 4026531841) as u32).to_le_bytes(),
+    );
     let comm = get("comm").unwrap_or(if entry { "\"sh\"" } else { "\"\"" });
     comm_field(&mut fixed[96..112], comm);
     let pcomm = get("pcomm").unwrap_or(if entry { "\"init\"" } else { "\"\"" });
@@ -268,7 +282,12 @@ fn entry_record(kind: u8, syscall: u8, fields: &[(String, String)], items: &[Str
 /// An exit record (kind 2, 48 bytes), per docs/FORMAT.md.
 fn exit_record(syscall: u8, fields: &[(String, String)]) -> Vec<u8> {
     let mut raw = vec![0u8; 48];
-    let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let get = |key: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
     let pid = number(get("pid").expect("pid")) as u32;
     let tid = get("tid").map_or(pid, |t| number(t) as u32);
     put(&mut raw, 0, &number(get("ts").expect("ts")).to_le_bytes());
@@ -277,7 +296,11 @@ fn exit_record(syscall: u8, fields: &[(String, String)]) -> Vec<u8> {
     put(&mut raw, 16, &48u32.to_le_bytes());
     raw[20] = 2;
     raw[21] = syscall;
-    put(&mut raw, 24, &number(get("ret").unwrap_or("0")).to_le_bytes());
+    put(
+        &mut raw,
+        24,
+        &number(get("ret").unwrap_or("0")).to_le_bytes(),
+    );
     comm_field(&mut raw[32..48], get("comm").unwrap_or("\"sh\""));
     raw
 }
@@ -337,7 +360,12 @@ pub fn build_capture(records: &str) -> Vec<u8> {
         let pushed = match head[0].as_str() {
             "enter" | "refetch" => {
                 let kind = if head[0] == "enter" { 1 } else { 3 };
-                w.push_kernel_record(&entry_record(kind, syscall_number(&head[1]), &fields(2), items))
+                w.push_kernel_record(&entry_record(
+                    kind,
+                    syscall_number(&head[1]),
+                    &fields(2),
+                    items,
+                ))
             }
             "exit" => w.push_kernel_record(&exit_record(syscall_number(&head[1]), &fields(2))),
             "anchor" => {
@@ -357,7 +385,11 @@ pub fn build_capture(records: &str) -> Vec<u8> {
             }
             "loss" => {
                 let f = fields(1);
-                let count = |key: &str| f.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| number(v));
+                let count = |key: &str| {
+                    f.iter()
+                        .find(|(k, _)| k == key)
+                        .map_or(0, |(_, v)| number(v))
+                };
                 lost = LossCounters {
                     per_cpu: vec![vec![
                         count("entries"),
@@ -446,7 +478,9 @@ fn the_examples_of_docs_events_md_are_what_replay_does() {
 #[test]
 fn the_records_notation_splits_as_documented() {
     assert_eq!(
-        tokens(r#"enter mount ts=1 pid=2 comm="a b" | "x \" y"/TRUNCATED NULL BLOB:00ff/TRUNCATED"#),
+        tokens(
+            r#"enter mount ts=1 pid=2 comm="a b" | "x \" y"/TRUNCATED NULL BLOB:00ff/TRUNCATED"#
+        ),
         vec![
             "enter",
             "mount",
