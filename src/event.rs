@@ -381,8 +381,8 @@ pub enum Args {
     Exec {
         /// execveat only.
         dirfd: Option<i32>,
-        /// execveat only.
-        flags: Option<u32>,
+        /// execveat only (`int flags`, as the kernel declares it).
+        flags: Option<i32>,
         filename: Captured,
         /// argv, argv[0] first, as captured (at most record's --max-args).
         args: Vec<Captured>,
@@ -398,7 +398,8 @@ pub enum Args {
     },
     Umount {
         target: Captured,
-        flags: u64,
+        /// umount2's `int flags`.
+        flags: i32,
     },
     Fsopen {
         fsname: Captured,
@@ -479,7 +480,43 @@ impl Args {
     }
 }
 
-/// One syscall, entry and exit paired.
+/// Why a call's entry has no exit in the capture (docs/EVENTS.md,
+/// "Unfinished calls"). The names are the JSON `unfinished_reason` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unfinished {
+    /// A later record of the same thread (a new entry, another syscall's
+    /// exit, or an exec that made the thread's process lose its old leader)
+    /// shows the call ended: its exit record was lost. `exit_lost`.
+    Superseded,
+    /// The pairing table was full and this was its oldest entry. `table_full`.
+    TableFull,
+    /// No exit within the pairing's age limit of capture time. `too_old`.
+    TooOld,
+    /// Still in progress when the capture ended. `capture_ended`.
+    EndOfCapture,
+}
+
+impl Unfinished {
+    pub const ALL: [Unfinished; 4] = [
+        Unfinished::EndOfCapture,
+        Unfinished::Superseded,
+        Unfinished::TooOld,
+        Unfinished::TableFull,
+    ];
+
+    /// The JSON/CSV `unfinished_reason` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unfinished::Superseded => "exit_lost",
+            Unfinished::TableFull => "table_full",
+            Unfinished::TooOld => "too_old",
+            Unfinished::EndOfCapture => "capture_ended",
+        }
+    }
+}
+
+/// One syscall: entry and exit paired, or an entry whose exit is not in the
+/// capture (`unfinished`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub syscall: Syscall,
@@ -488,7 +525,8 @@ pub struct Event {
     /// Wall-clock time of the entry, nanoseconds since the Unix epoch (UTC),
     /// from the capture's clock anchors.
     pub wall_ns: i64,
-    /// Exit time minus entry time.
+    /// Exit time minus entry time (0 when the entry was later; 0 and
+    /// meaningless when `unfinished`).
     pub latency_ns: u64,
     /// Process id (tgid).
     pub pid: u32,
@@ -498,7 +536,8 @@ pub struct Event {
     pub ppid: u32,
     pub uid: u32,
     pub gid: u32,
-    /// Command name after the call (for exec: the new image's).
+    /// Command name after the call (for exec: the new image's); for an
+    /// unfinished call, the one at entry.
     pub comm: Comm,
     /// Command name at entry.
     pub comm_before: Comm,
@@ -510,8 +549,12 @@ pub struct Event {
     /// recorder stored it in the capture; `None` when it is not known.
     pub cgroup_path: Option<std::sync::Arc<[u8]>>,
     /// The syscall's return value (negative errno on failure); 0 for fork
-    /// and exit events.
+    /// and exit events; 0 and meaningless when `unfinished` (see
+    /// [`Event::returned`]).
     pub ret: i64,
+    /// `Some` when the capture has no exit for the call: then there is no
+    /// return value and no latency.
+    pub unfinished: Option<Unfinished>,
     pub args: Args,
     /// The start time (boot clock, ns) of the event's process: with `pid`,
     /// an identity unique within the capture. `None` when the capture does
@@ -523,8 +566,19 @@ pub struct Event {
 }
 
 impl Event {
+    /// The call returned a negative value (an unfinished call has not failed).
     pub fn failed(&self) -> bool {
-        self.ret < 0
+        self.returned().is_some_and(|ret| ret < 0)
+    }
+
+    /// The return value, `None` for an unfinished call.
+    pub fn returned(&self) -> Option<i64> {
+        self.unfinished.is_none().then_some(self.ret)
+    }
+
+    /// The latency, `None` for an unfinished call.
+    pub fn latency(&self) -> Option<u64> {
+        self.unfinished.is_none().then_some(self.latency_ns)
     }
 }
 

@@ -12,7 +12,9 @@
  * unpaged (exec and mount-family calls whose strings the process has never
  * touched, so that a tracer cannot read them at syscall entry) and
  * argv-edge (an exec, then a failing one, whose argv array ends right where
- * an inaccessible page begins: reading past its NULL faults) and
+ * an inaccessible page begins: reading past its NULL faults) and hang (a
+ * mount and an execve that block until stdin reaches end of file, for a
+ * capture that ends while they are in progress; see do_hang) and
  * coexist [N] (N execs of /bin/true, then N tmpfs mounts each unmounted
  * again, default 200: a known number of calls for counting tracers).
  * Mount scenarios run in a private mount namespace on a private temp dir, so
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -351,6 +354,92 @@ static void do_unpaged_mounts(void)
 	rmdir(dir);
 }
 
+/* True once `pid` is blocked inside syscall number `nr` (/proc/PID/syscall). */
+static int blocked_in(pid_t pid, long nr)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	long got = -1;
+	int n = fgets(buf, sizeof(buf), f) ? sscanf(buf, "%ld", &got) : 0;
+	fclose(f);
+	return n == 1 && got == nr;
+}
+
+/* Forks a child that closes the FUSE device (so that only the parent holds
+ * it) and makes one call that blocks on the FUSE filesystem, then reports. */
+static pid_t hang_child(int fuse_fd, const char *dir, int exec)
+{
+	pid_t child = fork();
+	if (child != 0)
+		return child;
+	close(fuse_fd);
+	char path[4200], extra[4300];
+	snprintf(path, sizeof(path), "%s/%s", dir, exec ? "prog" : "sub");
+	long ret;
+	if (exec) {
+		char *argv[] = {"prog", "never-runs", NULL};
+		ret = execve(path, argv, true_envp);
+		snprintf(extra, sizeof(extra), "filename=%s", path);
+		report("execve-hung", ret, extra);
+	} else {
+		ret = mount("snoopcap-hang", path, "tmpfs", 0, "size=64k");
+		snprintf(extra, sizeof(extra), "target=%s", path);
+		report("mount-hung", ret, extra);
+	}
+	_exit(0);
+}
+
+/*
+ * hang: in a private mount namespace, mounts a FUSE filesystem that this
+ * process serves but never answers (not even its INIT request), then one
+ * child mounts on a path inside it and another execs a program inside it:
+ * both block in the kernel's FUSE lookup. Once both are blocked it prints
+ * "HUNG" and waits for end of file on stdin; then it closes the FUSE device,
+ * which aborts the connection: both calls fail (ENOTCONN) and return.
+ */
+static void do_hang(void)
+{
+	if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+		perror("workload: private mount namespace");
+		exit(1);
+	}
+	char dir[] = "/tmp/snoopcap-hang-XXXXXX";
+	if (!mkdtemp(dir)) {
+		perror("workload: mkdtemp");
+		exit(1);
+	}
+	int fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fuse_fd < 0) {
+		perror("workload: /dev/fuse");
+		exit(1);
+	}
+	char opts[128], extra[4200];
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", fuse_fd);
+	long ret = mount("snoopcap-fuse", dir, "fuse", MS_NOSUID | MS_NODEV, opts);
+	snprintf(extra, sizeof(extra), "target=%s", dir);
+	report("mount-fuse", ret, extra);
+	if (ret != 0)
+		exit(1);
+	pid_t mounter = hang_child(fuse_fd, dir, 0);
+	pid_t execer = hang_child(fuse_fd, dir, 1);
+	while (!blocked_in(mounter, SYS_mount) || !blocked_in(execer, SYS_execve))
+		poll(NULL, 0, 10);
+	printf("HUNG mount=%d execve=%d\n", mounter, execer);
+	fflush(stdout);
+	char buf[64];
+	while (read(0, buf, sizeof(buf)) > 0)
+		;
+	close(fuse_fd);
+	waitpid(mounter, NULL, 0);
+	waitpid(execer, NULL, 0);
+	ret = umount2(dir, MNT_DETACH);
+	report("umount", ret, extra);
+	rmdir(dir);
+}
+
 static long coexist_n = 200;
 
 static void do_coexist_exec(void)
@@ -411,6 +500,8 @@ int main(int argc, char **argv)
 		in_child(do_edge_exec);
 		in_child(do_edge_exec_fail);
 	}
+	if (!strcmp(scenario, "hang"))
+		do_hang();
 	if (!strcmp(scenario, "coexist")) {
 		if (argc > 2)
 			coexist_n = strtol(argv[2], NULL, 10);

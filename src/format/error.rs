@@ -62,6 +62,26 @@ pub enum FormatError {
         what: String,
     },
 
+    /// Bytes the reader skipped while looking for the next valid frame
+    /// header after an invalid one: reported so that no region of a capture
+    /// is passed over without a word. `next` is where reading goes on, `None`
+    /// when no valid header followed (the capture ends there).
+    #[error(
+        "skipped {len} bytes from byte {offset} {}",
+        match next {
+            Some(at) => format!("to the next valid frame header at byte {at}"),
+            None => "to the end of the input: no further valid frame header".to_string(),
+        }
+    )]
+    Skipped {
+        /// Offset of the first byte skipped.
+        offset: u64,
+        /// Bytes skipped.
+        len: u64,
+        /// Offset of the frame header reading goes on with.
+        next: Option<u64>,
+    },
+
     /// Bytes follow the trailer frame, which must be the last thing in a
     /// capture.
     #[error("unexpected data after the trailer, at byte {offset}")]
@@ -123,7 +143,10 @@ impl FormatError {
     /// the next intact data (after a corrupt frame) instead of ending.
     /// Every other error ends the reading; later calls return `Ok(None)`.
     pub fn is_recoverable(&self) -> bool {
-        matches!(self, FormatError::Corrupt { .. })
+        matches!(
+            self,
+            FormatError::Corrupt { .. } | FormatError::Skipped { .. }
+        )
     }
 
     /// The byte offset the error refers to, when it has one.
@@ -132,6 +155,7 @@ impl FormatError {
             FormatError::BadHeader { offset, .. }
             | FormatError::Truncated { offset, .. }
             | FormatError::Corrupt { offset, .. }
+            | FormatError::Skipped { offset, .. }
             | FormatError::TrailingData { offset }
             | FormatError::Io { offset, .. } => Some(*offset),
             _ => None,

@@ -265,7 +265,7 @@ impl<R: Read> CaptureReader<R> {
                 // Nothing in this header can be trusted: rescan from the
                 // byte after its start.
                 self.src.unread(hb.get(1..).unwrap_or_default());
-                return Err(self.corrupt(offset, 0, e.to_string()));
+                return Err(self.corrupt_header(offset, e.to_string()));
             }
         };
         match h.frame_type {
@@ -279,10 +279,10 @@ impl<R: Read> CaptureReader<R> {
                 self.load_payload(offset, &h)?;
                 let summary = match frame::check_payload(&self.payload) {
                     Ok(s) => s,
-                    Err(what) => return Err(self.corrupt(offset, frame_len(&h), what)),
+                    Err(what) => return Err(self.corrupt_payload(offset, frame_len(&h), what)),
                 };
                 if summary.envelopes != h.record_count {
-                    return Err(self.corrupt(
+                    return Err(self.corrupt_payload(
                         offset,
                         frame_len(&h),
                         format!(
@@ -292,7 +292,7 @@ impl<R: Read> CaptureReader<R> {
                     ));
                 }
                 if (summary.first_ts, summary.last_ts) != (h.first_ts, h.last_ts) {
-                    return Err(self.corrupt(
+                    return Err(self.corrupt_payload(
                         offset,
                         frame_len(&h),
                         format!(
@@ -311,7 +311,7 @@ impl<R: Read> CaptureReader<R> {
                 let trailer: Trailer = match codec::decode(&self.payload) {
                     Ok(t) => t,
                     Err(e) => {
-                        return Err(self.corrupt(
+                        return Err(self.corrupt_payload(
                             offset,
                             frame_len(&h),
                             format!("trailer does not decode: {e}"),
@@ -390,7 +390,7 @@ impl<R: Read> CaptureReader<R> {
         let len = frame_len(h);
         if h.compression != COMPRESSION_ZSTD {
             let what = format!("unknown compression method {}", h.compression);
-            return Err(self.corrupt(offset, len, what));
+            return Err(self.corrupt_payload(offset, len, what));
         }
         let crc = frame::crc32(&self.comp);
         if crc != h.payload_crc {
@@ -398,10 +398,10 @@ impl<R: Read> CaptureReader<R> {
                 "payload checksum mismatch (stored {:#010x}, computed {crc:#010x})",
                 h.payload_crc
             );
-            return Err(self.corrupt(offset, len, what));
+            return Err(self.corrupt_payload(offset, len, what));
         }
         if let Err(what) = self.decompress(h.uncompressed_len as usize) {
-            return Err(self.corrupt(offset, len, what));
+            return Err(self.corrupt_payload(offset, len, what));
         }
         Ok(())
     }
@@ -493,31 +493,31 @@ impl<R: Read> CaptureReader<R> {
                 Scan::Found(at) => {
                     let found = base + at as u64;
                     self.src.unread(buf.get(at..).unwrap_or_default());
-                    self.note_skipped(
+                    self.state = State::Frames;
+                    return self.note_skipped(
                         start,
                         found - start,
+                        Some(found),
                         format!(
                             "skipped {} bytes to the next valid frame at byte {found}",
                             found - start
                         ),
                     );
-                    self.state = State::Frames;
-                    return Ok(());
                 }
                 Scan::NeedMore(keep) => keep,
             };
             if eof {
                 let end = base + buf.len() as u64;
-                self.note_skipped(
+                self.state = State::Done;
+                return self.note_skipped(
                     start,
                     end - start,
+                    None,
                     format!(
                         "skipped {} bytes to the end of the input: no further valid frame",
                         end - start
                     ),
                 );
-                self.state = State::Done;
-                return Ok(());
             }
             buf.drain(..keep);
             base += keep as u64;
@@ -535,15 +535,25 @@ impl<R: Read> CaptureReader<R> {
         self.fill(dst)
     }
 
-    fn note_skipped(&mut self, offset: u64, len: u64, what: String) {
-        if len > 0 {
-            self.damage.push(Damage {
-                offset,
-                len,
-                kind: DamageKind::Skipped,
-                what,
-            });
+    /// Logs bytes the scan passed over and reports them as an error (a
+    /// recoverable one: reading goes on at `next`, or ends there).
+    fn note_skipped(
+        &mut self,
+        offset: u64,
+        len: u64,
+        next: Option<u64>,
+        what: String,
+    ) -> Result<(), FormatError> {
+        if len == 0 {
+            return Ok(());
         }
+        self.damage.push(Damage {
+            offset,
+            len,
+            kind: DamageKind::Skipped,
+            what,
+        });
+        Err(FormatError::Skipped { offset, len, next })
     }
 
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, FormatError> {
@@ -558,8 +568,23 @@ impl<R: Read> CaptureReader<R> {
         }
     }
 
-    fn corrupt(&mut self, offset: u64, len: u64, what: String) -> FormatError {
+    /// A frame header that failed its checks: nothing in it can be trusted,
+    /// so the next step scans for a valid one.
+    fn corrupt_header(&mut self, offset: u64, what: String) -> FormatError {
         self.state = State::Resync;
+        self.drop_frame(offset, 0, what)
+    }
+
+    /// A valid frame header whose payload (already read: its C bytes are
+    /// checksummed) failed a check: the next frame starts right after it, and
+    /// is read like any other, so that whatever is wrong there (an invalid
+    /// header, a cut) is reported in its turn.
+    fn corrupt_payload(&mut self, offset: u64, len: u64, what: String) -> FormatError {
+        self.state = State::Frames;
+        self.drop_frame(offset, len, what)
+    }
+
+    fn drop_frame(&mut self, offset: u64, len: u64, what: String) -> FormatError {
         self.damage.push(Damage {
             offset,
             len,
@@ -832,15 +857,19 @@ mod tests {
         assert!(r.next_record().unwrap_err().is_recoverable());
         let mut peak = 0;
         let mut got = Vec::new();
+        let mut skips = Vec::new();
         loop {
             peak = peak.max(r.buffer_capacity());
             match r.next_record() {
                 Ok(Some(Record::Kernel(k))) => got.push(k.to_vec()),
                 Ok(Some(other)) => panic!("unexpected {other:?}"),
                 Ok(None) => break,
+                // The region skipped is reported, once.
+                Err(e @ FormatError::Skipped { .. }) => skips.push(e.to_string()),
                 Err(e) => panic!("{e}"),
             }
         }
+        assert_eq!(skips.len(), 1, "{skips:?}");
         assert_eq!(got, vec![42u64.to_le_bytes().to_vec()]);
         assert!(peak >= SCAN_CHUNK, "the scan window is measured");
         assert!(peak <= 3 * SCAN_CHUNK, "peak {peak}");

@@ -265,9 +265,11 @@ fn check_capabilities() -> Result<(), RecordError> {
     })
 }
 
-/// Counts of records by (syscall, kind), indexed by the raw numbers.
 /// Kernel records by raw syscall number (rows, 0..=SC_SYS_EXIT) and raw
-/// record kind (columns, 0..=SC_REC_EXEC).
+/// record kind (columns, 0..=SC_REC_EXEC): every kind the BPF side writes,
+/// refetch records included, so that the trailer's `records_by_kind` adds up
+/// to its `records`.
+#[derive(Default)]
 struct KindCounts {
     counts: [[u64; KIND_SLOTS]; SYSCALL_SLOTS],
 }
@@ -486,9 +488,7 @@ fn record_into(
 
     let state = RefCell::new(State {
         writer,
-        kinds: KindCounts {
-            counts: [[0; KIND_SLOTS]; SYSCALL_SLOTS],
-        },
+        kinds: KindCounts::default(),
         cgroups: CgroupPaths::new(),
         error: None,
     });
@@ -617,5 +617,39 @@ mod tests {
             ));
         }
         assert_eq!(fs::read(&victim).expect("read"), b"precious");
+    }
+
+    /// docs/FORMAT.md, Trailer: `records_by_kind` counts every kernel record
+    /// by (syscall, kind), refetch records included.
+    #[test]
+    fn kind_counts_cover_every_record_kind() {
+        let mut kinds = KindCounts::default();
+        let record = |kind: u64, syscall: crate::event::Syscall| {
+            let mut raw = [0u8; 24];
+            raw[20] = kind as u8;
+            raw[21] = syscall.raw();
+            raw
+        };
+        use crate::event::Syscall;
+        kinds.count(&record(layout::SC_REC_ENTER, Syscall::Execve));
+        kinds.count(&record(layout::SC_REC_REFETCH, Syscall::Execve));
+        kinds.count(&record(layout::SC_REC_EXIT, Syscall::Execve));
+        kinds.count(&record(layout::SC_REC_REFETCH, Syscall::Fspick));
+        let mut got: Vec<(u8, u8, u64)> = kinds
+            .to_vec()
+            .iter()
+            .map(|k| (k.syscall, k.kind, k.count))
+            .collect();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            vec![
+                (1, 1, 1),
+                (1, 2, 1),
+                (1, 3, 1),
+                (Syscall::Fspick.raw(), 3, 1)
+            ]
+        );
+        assert_eq!(kinds.events(), 1);
     }
 }

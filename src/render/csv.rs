@@ -9,8 +9,12 @@
 //!   pointer, or an argument the call does not read, is an empty cell.
 //! - `args`: argv (argv[0] first), each quoted as bcc's `-q` does (`"` + the
 //!   argument with `"` as `\"` + `"`) and joined by a space.
-//! - `cgroup_path`, the last column: the cgroup v2 path the capture stored
-//!   for `cgroup_id`, empty when unknown; written like captured text.
+//! - `cgroup_path`: the cgroup v2 path the capture stored for `cgroup_id`,
+//!   empty when unknown; written like captured text.
+//! - `unfinished` (the column before last): `true` for a call whose exit is
+//!   not in the capture, `false` otherwise; `unfinished_reason`, the last
+//!   column, says why (JSON's values), empty for a finished call. An
+//!   unfinished call's `ret`, `error` and `latency_ns` cells are empty.
 //! - `attr` (mount_setattr): the `struct mount_attr` as a compact JSON object,
 //!   `{"attr_set":N,"attr_clr":N,"propagation":N,"userns_fd":N}`.
 //! - Terminal safety, as in the table: control characters (C0, DEL, C1) in
@@ -258,11 +262,19 @@ impl Renderer for CsvRenderer {
         if let Some(path) = event.cgroup_path.as_deref() {
             cells[Column::CgroupPath as usize] = Cell::Data(path);
         }
-        cells[Column::Ret as usize] = Cell::Value(FieldValue::Signed(event.ret));
-        if let Some(name) = errno::error_name(event.ret) {
-            cells[Column::Error as usize] = Cell::Plain(name);
+        // An unfinished call has no ret, error or latency: empty cells.
+        if let Some(ret) = event.returned() {
+            cells[Column::Ret as usize] = Cell::Value(FieldValue::Signed(ret));
+            if let Some(name) = errno::error_name(ret) {
+                cells[Column::Error as usize] = Cell::Plain(name);
+            }
+            cells[Column::LatencyNs as usize] = number(event.latency_ns);
         }
-        cells[Column::LatencyNs as usize] = number(event.latency_ns);
+        cells[Column::Unfinished as usize] =
+            Cell::Value(FieldValue::Bool(event.unfinished.is_some()));
+        if let Some(reason) = event.unfinished {
+            cells[Column::UnfinishedReason as usize] = Cell::Plain(reason.name());
+        }
         let fields = SyscallFields::of(event);
         for &(column, value) in fields.iter() {
             cells[column as usize] = Cell::Value(value);
@@ -292,8 +304,8 @@ mod tests {
     const HEADER: &str = "event,time,ts_ns,pid,tid,ppid,uid,gid,comm,pcomm,mnt_ns,cgroup_id,ret,error,latency_ns,\
 filename,args,args_truncated,source,target,fstype,flags,data,\
 fsname,fd,cmd,key,value,aux,fs_fd,attr_flags,from_dirfd,from_path,to_dirfd,to_path,dirfd,path,attr,size,\
-comm_before,cgroup_path,proc_id,parent_proc_id,child_pid,child_tid,clone_flags,thread,\
-exit_code,signal,core_dumped,lifetime_ns\n";
+comm_before,cgroup_path,unfinished,unfinished_reason,proc_id,parent_proc_id,child_pid,child_tid,\
+clone_flags,thread,exit_code,signal,core_dumped,lifetime_ns\n";
 
     fn render(raw: bool, events: &[Event]) -> String {
         render_all(
@@ -329,7 +341,7 @@ exit_code,signal,core_dumped,lifetime_ns\n";
             format!(
                 "{HEADER}exec,2026-11-22T03:04:05.123456789Z,5000000000,4242,4243,1000,1001,1002,ls,bash,\
                  4026531841,77,-2,ENOENT,12345,/bin/echo,\"\"\"echo\"\" \"\"say \\\"\"hi\\\"\"\"\" \"\"x,y\"\"\",false,\
-                 ,,,,,,,,,,,,,,,,,,,,,bash,,,,,,,,,,,\n"
+                 ,,,,,,,,,,,,,,,,,,,,,bash,,false,,,,,,,,,,,\n"
             )
         );
         let records = parse(&output);
@@ -346,12 +358,12 @@ exit_code,signal,core_dumped,lifetime_ns\n";
         hostile.cgroup_path = Some(std::sync::Arc::from(&b"=cmd|x\x1b[31m"[..]));
         let records = parse(&render(false, &[event.clone(), hostile.clone()]));
         assert_eq!(records[0].len(), Column::COUNT);
-        let at = Column::CgroupPath as usize;
-        assert_eq!(&records[0][at], "/system.slice/a b,c.scope");
+        let path = Column::CgroupPath as usize;
+        assert_eq!(&records[0][path], "/system.slice/a b,c.scope");
         // Neutralised and escaped like captured text, unless raw.
-        assert_eq!(&records[1][at], "'=cmd|x\\x1b[31m");
+        assert_eq!(&records[1][path], "'=cmd|x\\x1b[31m");
         let raw = parse(&render(true, &[hostile]));
-        assert_eq!(&raw[0][at], "=cmd|x\x1b[31m");
+        assert_eq!(&raw[0][path], "=cmd|x\x1b[31m");
     }
 
     #[test]

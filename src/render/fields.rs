@@ -7,9 +7,10 @@ use crate::event::{Args, Captured, Event, MountAttr};
 
 /// Every field name of the JSON and CSV output, in CSV column order: the
 /// common fields, exec and mount(2)'s fields, the other mount-family
-/// syscalls' parameters, then `comm_before`, then `cgroup_path`, then the
-/// process identities and the fork and exit fields (each added later, so
-/// after the others: existing CSV columns keep their positions).
+/// syscalls' parameters, then `comm_before`, `cgroup_path`, `unfinished`,
+/// `unfinished_reason`, then the process identities and the fork and exit
+/// fields (each added later, so after the others: existing CSV columns keep
+/// their positions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
     Event,
@@ -53,6 +54,8 @@ pub enum Column {
     Size,
     CommBefore,
     CgroupPath,
+    Unfinished,
+    UnfinishedReason,
     ProcId,
     ParentProcId,
     ChildPid,
@@ -66,7 +69,7 @@ pub enum Column {
 }
 
 impl Column {
-    pub const COUNT: usize = 51;
+    pub const COUNT: usize = 53;
 
     /// All columns in CSV order (`ALL[c as usize] == c`).
     pub const ALL: [Column; Column::COUNT] = [
@@ -111,6 +114,8 @@ impl Column {
         Column::Size,
         Column::CommBefore,
         Column::CgroupPath,
+        Column::Unfinished,
+        Column::UnfinishedReason,
         Column::ProcId,
         Column::ParentProcId,
         Column::ChildPid,
@@ -167,6 +172,8 @@ impl Column {
             Column::Size => "size",
             Column::CommBefore => "comm_before",
             Column::CgroupPath => "cgroup_path",
+            Column::Unfinished => "unfinished",
+            Column::UnfinishedReason => "unfinished_reason",
             Column::ProcId => "proc_id",
             Column::ParentProcId => "parent_proc_id",
             Column::ChildPid => "child_pid",
@@ -263,7 +270,7 @@ impl<'a> SyscallFields<'a> {
                     fields.push(Column::Dirfd, Signed(i64::from(*dirfd)));
                 }
                 if let Some(flags) = flags {
-                    fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+                    fields.push(Column::Flags, Signed(i64::from(*flags)));
                 }
             }
             Args::Mount {
@@ -281,7 +288,7 @@ impl<'a> SyscallFields<'a> {
             }
             Args::Umount { target, flags } => {
                 fields.push(Column::Target, Text(target));
-                fields.push(Column::Flags, Unsigned(*flags));
+                fields.push(Column::Flags, Signed(i64::from(*flags)));
             }
             Args::Fsopen { fsname, flags } => {
                 fields.push(Column::Fsname, Text(fsname));

@@ -13,8 +13,12 @@
 //! `from_dirfd`, `from_path`, `to_dirfd`, `to_path`, `flags`;
 //! open_tree/fspick `dirfd`, `path`, `flags`; mount_setattr `dirfd`, `path`,
 //! `flags`, `attr` (`{attr_set, attr_clr, propagation, userns_fd}`), `size`.
-//! Last, `truncated`: the names of the fields whose captured value was cut
-//! short, present only when there is one.
+//! Then `truncated`: the names of the fields whose captured value was cut
+//! short, and `unreadable`: those whose memory could not be read, each
+//! present only when there is one. Last, for a call with no exit in the
+//! capture only, `"unfinished": true` and `unfinished_reason`; its `ret`,
+//! `error` and `latency_ns` are null. docs/EVENTS.md is the full contract,
+//! docs/event.schema.json its schema.
 //!
 //! Flags, commands and fds are integers. Strings are decoded lossily (U+FFFD
 //! for invalid UTF-8; fsconfig's binary value too); a NULL pointer or an
@@ -264,14 +268,20 @@ fn push_event(out: &mut Vec<u8>, event: &Event, time: &str) {
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"ret\":");
-    push_i64(out, event.ret);
+    match event.returned() {
+        Some(ret) => push_i64(out, ret),
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(b",\"error\":");
-    match errno::error_name(event.ret) {
+    match event.returned().and_then(errno::error_name) {
         Some(name) => push_str(out, name.as_bytes()),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"latency_ns\":");
-    push_u64(out, event.latency_ns);
+    match event.latency() {
+        Some(latency) => push_u64(out, latency),
+        None => out.extend_from_slice(b"null"),
+    }
     let fields = SyscallFields::of(event);
     for &(column, value) in fields.iter() {
         out.push(b',');
@@ -285,6 +295,11 @@ fn push_event(out: &mut Vec<u8>, event: &Event, time: &str) {
     let unreadable = fields.unreadable();
     if !unreadable.is_empty() {
         push_names(out, "unreadable", unreadable.names());
+    }
+    if let Some(reason) = event.unfinished {
+        out.extend_from_slice(b",\"unfinished\":true,\"unfinished_reason\":\"");
+        out.extend_from_slice(reason.name().as_bytes());
+        out.push(b'"');
     }
     out.push(b'}');
 }
@@ -584,6 +599,37 @@ mod tests {
         assert_eq!(
             setattr["attr"],
             json!({"attr_set": 16, "attr_clr": 112, "propagation": 0, "userns_fd": 0})
+        );
+    }
+
+    /// docs/EVENTS.md, integer fields: each has the C type of the kernel's
+    /// declaration of its parameter; `int` flags and fds are signed.
+    #[test]
+    fn integer_fields_have_the_kernels_types() {
+        let umount = object(&event(
+            Syscall::Umount,
+            Args::Umount {
+                target: text(b"/m"),
+                flags: -1,
+            },
+        ));
+        assert_eq!(umount["flags"], -1);
+        let mut execveat = exec(b"x", &[b"x"]);
+        if let Args::Exec { dirfd, flags, .. } = &mut execveat.args {
+            (*dirfd, *flags) = (Some(-100), Some(i32::MIN));
+        }
+        assert_eq!(object(&execveat)["flags"], i64::from(i32::MIN));
+        let fsmount = object(&event(
+            Syscall::Fsmount,
+            Args::Fsmount {
+                fs_fd: -1,
+                flags: u32::MAX,
+                attr_flags: u32::MAX,
+            },
+        ));
+        assert_eq!(
+            (&fsmount["fs_fd"], &fsmount["flags"], &fsmount["attr_flags"]),
+            (&json!(-1), &json!(u32::MAX), &json!(u32::MAX))
         );
     }
 

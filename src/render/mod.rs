@@ -178,6 +178,80 @@ mod tests {
             serde_json::from_str(&render(Format::Json, &exec)).expect("json");
         assert_eq!(json["unreadable"], serde_json::json!(["args"]));
     }
+
+    /// docs/EVENTS.md, Unfinished calls: shown in every format, with no
+    /// return value, error or latency.
+    #[test]
+    fn unfinished_calls_in_every_format() {
+        use crate::event::Unfinished;
+        let mut mount = event(
+            Syscall::Mount,
+            Args::Mount {
+                source: text(b"none"),
+                target: text(b"/mnt"),
+                fstype: text(b"tmpfs"),
+                flags: 0,
+                data: null(),
+            },
+        );
+        (mount.ret, mount.latency_ns) = (0, 0);
+        mount.unfinished = Some(Unfinished::EndOfCapture);
+        let mut exec = exec(b"/bin/true", &[b"true"]);
+        exec.unfinished = Some(Unfinished::Superseded);
+        exec.ret = 0;
+
+        let table = render(Format::Table, &mount);
+        assert!(
+            table.ends_with(
+                "mount(\"none\", \"/mnt\", \"tmpfs\", 0x0, \"\") = ? (unfinished: capture ended)\n"
+            ),
+            "{table}"
+        );
+        let table = render(Format::Table, &exec);
+        assert!(
+            table.ends_with(" 4242   1000     ? /bin/true\n"),
+            "{table:?}"
+        );
+
+        for (event, reason) in [(&mount, "capture_ended"), (&exec, "exit_lost")] {
+            let json: serde_json::Value =
+                serde_json::from_str(&render(Format::Json, event)).expect("json");
+            for key in ["ret", "error", "latency_ns"] {
+                assert_eq!(json[key], serde_json::Value::Null, "{key}");
+            }
+            assert_eq!(json["unfinished"], true);
+            assert_eq!(json["unfinished_reason"], reason);
+        }
+        let finished: serde_json::Value =
+            serde_json::from_str(&render(Format::Json, &test_events::exec(b"/x", &[b"x"])))
+                .expect("json");
+        assert!(
+            finished.get("unfinished").is_none() && finished.get("unfinished_reason").is_none()
+        );
+
+        let csv = render_all(
+            RenderOptions {
+                format: Format::Csv,
+                ..RenderOptions::default()
+            },
+            &[mount],
+        );
+        let mut rows = ::csv::Reader::from_reader(csv.as_bytes());
+        let header = rows.headers().expect("header").clone();
+        let row = rows.records().next().expect("a row").expect("valid CSV");
+        let cell = |name: &str| {
+            let at = header.iter().position(|h| h == name).expect("column");
+            row[at].to_string()
+        };
+        assert_eq!(
+            (cell("ret"), cell("error"), cell("latency_ns")),
+            (String::new(), String::new(), String::new())
+        );
+        assert_eq!(
+            (cell("unfinished"), cell("unfinished_reason")),
+            ("true".into(), "capture_ended".into())
+        );
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +328,7 @@ pub(crate) mod test_events {
             proc_start_ns: None,
             parent_start_ns: None,
             ret: 0,
+            unfinished: None,
             args,
         }
     }

@@ -15,6 +15,9 @@
 //!   quote (strace's convention); bcc cut them silently.
 //! - Mount flags missing from bcc's table (MS_NOSYMFOLLOW, MS_SUBMOUNT, ...)
 //!   are named instead of printed as hex.
+//! - A call with no exit in the capture (still running when it ended, or
+//!   its exit record lost) is shown too, which bcc cannot do: execsnoop's
+//!   RET is `?`, mountsnoop's return is `= ? (unfinished: WHY)`.
 //! - The new mount API calls (fsopen, fsconfig, fsmount, move_mount,
 //!   open_tree, mount_setattr, fspick), which bcc does not trace, are printed
 //!   in mountsnoop's style; in them a NULL pointer (or an argument the call
@@ -26,7 +29,7 @@ use super::flags;
 use super::num::{push_i64_right, push_u64_left};
 use super::time::{push_elapsed_seconds, ClockFormatter};
 use super::{errno, RenderOptions, Renderer};
-use crate::event::{Args, Captured, Event, EventClass};
+use crate::event::{Args, Captured, Event, EventClass, Unfinished};
 use std::io::{self, Write};
 
 /// bcc's column widths.
@@ -102,7 +105,11 @@ impl TableRenderer {
             line.extend_from_slice(b"?     ");
         }
         line.push(b' ');
-        push_i64_right(line, event.ret, 3);
+        match event.returned() {
+            Some(ret) => push_i64_right(line, ret, 3),
+            // No exit in the capture: the return value is unknown.
+            None => line.extend_from_slice(b"  ?"),
+        }
         line.push(b' ');
         if let Args::Exec {
             filename,
@@ -134,7 +141,14 @@ impl TableRenderer {
         line.push(b' ');
         push_call(line, &event.args);
         line.extend_from_slice(b" = ");
-        errno::push_decoded_return(line, event.ret);
+        match event.unfinished {
+            None => errno::push_decoded_return(line, event.ret),
+            Some(reason) => {
+                line.extend_from_slice(b"? (unfinished: ");
+                line.extend_from_slice(unfinished_note(reason).as_bytes());
+                line.push(b')');
+            }
+        }
         line.push(b'\n');
     }
 }
@@ -259,6 +273,16 @@ impl Renderer for TableRenderer {
 
     fn end(&mut self, out: &mut dyn Write) -> io::Result<()> {
         out.flush()
+    }
+}
+
+/// Why a mountsnoop row's call has no return value, in words.
+fn unfinished_note(reason: Unfinished) -> &'static str {
+    match reason {
+        Unfinished::EndOfCapture => "capture ended",
+        Unfinished::Superseded => "exit lost",
+        Unfinished::TooOld => "no exit within 600 s",
+        Unfinished::TableFull => "pairing table full",
     }
 }
 
@@ -433,7 +457,8 @@ pub fn push_call(line: &mut Vec<u8>, args: &Args) {
             line.extend_from_slice(b"umount(");
             push_bcc_string(line, target);
             line.extend_from_slice(SEPARATOR);
-            flags::push_flags(line, *flags, flags::UMOUNT_FLAGS);
+            // Decoded as the bit mask the kernel tests (an int's 32 bits).
+            flags::push_flags(line, u64::from(*flags as u32), flags::UMOUNT_FLAGS);
         }
         Args::Fsopen { fsname, flags } => {
             line.extend_from_slice(b"fsopen(");

@@ -793,7 +793,11 @@ mod v1 {
             {
                 return Err(bad_flags);
             }
-        } else if flags & !ENTER_FLAGS != 0 || (!syscall.is_exec() && flags & !MOUNT_FLAGS != 0) {
+        } else if flags & !ENTER_FLAGS != 0
+            || (!syscall.is_exec() && flags & !MOUNT_FLAGS != 0)
+            || (!is_entry && flags & REFETCH != 0)
+        {
+            // A refetch record is the re-read itself: it never asks for another.
             return Err(bad_flags);
         }
 
@@ -809,7 +813,7 @@ mod v1 {
             // never comes, the filename and argv stay unknown.
             Args::Exec {
                 dirfd: (syscall == Syscall::Execveat).then_some(a[0] as i32),
-                flags: (syscall == Syscall::Execveat).then_some(a[4] as u32),
+                flags: (syscall == Syscall::Execveat).then_some(a[4] as i32),
                 filename: Captured {
                     fault: true,
                     ..Captured::default()
@@ -840,7 +844,7 @@ mod v1 {
             }
             Args::Exec {
                 dirfd: (syscall == Syscall::Execveat).then_some(a[0] as i32),
-                flags: (syscall == Syscall::Execveat).then_some(a[4] as u32),
+                flags: (syscall == Syscall::Execveat).then_some(a[4] as i32),
                 filename,
                 args,
                 // An unreadable argv array is an incomplete one too.
@@ -873,7 +877,7 @@ mod v1 {
                     expect(1, "1 (target)")?;
                     Args::Umount {
                         target: items.next(path("target"))?,
-                        flags: u64::from(a[1] as u32),
+                        flags: a[1] as i32,
                     }
                 }
                 Syscall::Fsopen => {
@@ -1530,6 +1534,11 @@ mod tests {
                 flags: 2
             }
         );
+        // umount2's flags are an int: its low 32 bits, signed.
+        let raw = sample_enter(Syscall::Umount, 1, 2, 2)
+            .arg(1, 0xffff_ffff)
+            .build();
+        assert!(matches!(enter(&raw).args, Args::Umount { flags: -1, .. }));
         let raw = sample_enter(Syscall::Fsopen, 1, 2, 2).build();
         assert_eq!(
             enter(&raw).args,
@@ -1890,6 +1899,37 @@ mod tests {
         let mut b = sample_enter(Syscall::Umount, 1, 2, 2);
         b.e.flags = layout::SC_ENTER_REFETCH as u16;
         assert!(matches!(dec(&b.build()), Ok(RawRecord::Enter(_))));
+    }
+
+    /// docs/FORMAT.md, Refetch record: its `flags` never has REFETCH or
+    /// DEFERRED (validity rules: such a record is undecodable); the argv
+    /// flags are allowed on an exec refetch.
+    #[test]
+    fn refetch_records_never_ask_for_a_refetch() {
+        for syscall in [Syscall::Umount, Syscall::Execve, Syscall::Execveat] {
+            let mut b = sample_enter(syscall, 1, 2, 2);
+            b.e.hdr.kind = layout::SC_REC_REFETCH as u8;
+            b.e.flags = layout::SC_ENTER_REFETCH as u16;
+            for version in [1, 2] {
+                assert!(
+                    matches!(
+                        decode(&b.build(), version),
+                        Err(DecodeError::BadEnterFlags { .. })
+                    ),
+                    "{syscall} refetch with REFETCH, layout {version}"
+                );
+            }
+        }
+        let mut b = deferred_exec(Syscall::Execve);
+        b.e.hdr.kind = layout::SC_REC_REFETCH as u8;
+        assert!(matches!(
+            decode(&b.build(), 2),
+            Err(DecodeError::BadEnterFlags { .. })
+        ));
+        let mut b = sample_enter(Syscall::Execve, 1, 2, 2);
+        b.e.hdr.kind = layout::SC_REC_REFETCH as u8;
+        b.e.flags = layout::SC_ENTER_ARGV_TRUNCATED as u16;
+        assert!(matches!(decode(&b.build(), 2), Ok(RawRecord::Refetch(_))));
     }
 
     #[test]

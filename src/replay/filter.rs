@@ -76,10 +76,13 @@ impl Filter {
         {
             return false;
         }
-        if self.failed_only && ev.ret >= 0 {
+        // An unfinished call has not failed: --failed-only leaves it out,
+        // and the table's hiding of failed execs does not hide it.
+        if self.failed_only && !ev.failed() {
             return false;
         }
-        if ev.syscall.is_exec() && ev.ret != 0 && !self.show_failed_exec && !self.failed_only {
+        let failed_exec = ev.syscall.is_exec() && ev.returned().is_some_and(|ret| ret != 0);
+        if failed_exec && !self.show_failed_exec && !self.failed_only {
             return false;
         }
         if let Some(re) = &self.cgroup_path {
@@ -271,6 +274,7 @@ mod tests {
             proc_start_ns: None,
             parent_start_ns: None,
             ret,
+            unfinished: None,
             args: Args::Exec {
                 dirfd: None,
                 flags: None,
@@ -365,6 +369,27 @@ mod tests {
         assert!(f.matches(&exec("bash", -2, "/bin/nope", &["nope"])));
         assert!(f.matches(&mount(-1)));
         assert!(!f.matches(&mount(3)));
+    }
+
+    /// docs/EVENTS.md, Filters: an unfinished call has not failed.
+    #[test]
+    fn unfinished_calls_are_not_failures() {
+        let unfinished = |event: Event| Event {
+            unfinished: Some(crate::event::Unfinished::EndOfCapture),
+            ..event
+        };
+        let exec = unfinished(exec("sh", 0, "/bin/x", &["x"]));
+        let mount = unfinished(mount(0));
+        // Shown by default (the table's -x hides failed execs only) ...
+        assert!(Filter::default().matches(&exec));
+        assert!(Filter::default().matches(&mount));
+        // ... and never a failure.
+        let failed = Filter {
+            failed_only: true,
+            ..Filter::default()
+        };
+        assert!(!failed.matches(&exec));
+        assert!(!failed.matches(&mount));
     }
 
     #[test]

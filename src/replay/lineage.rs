@@ -138,6 +138,7 @@ impl Lineage {
             cgroup_id: f.cgroup_id,
             cgroup_path: None,
             ret: 0,
+            unfinished: None,
             args: Args::Fork {
                 child_pid: f.child_pid,
                 child_tid: f.child_tid,
@@ -169,6 +170,7 @@ impl Lineage {
             cgroup_id: x.cgroup_id,
             cgroup_path: None,
             ret: 0,
+            unfinished: None,
             // The kernel's own start time: the lifetime is exact.
             args: Args::Exit {
                 status: x.status,

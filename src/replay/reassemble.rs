@@ -55,20 +55,10 @@ impl Default for ReassemblyConfig {
     }
 }
 
-/// Why an entry was given up on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IncompleteReason {
-    /// A later record of the same thread (a new entry, another syscall's exit,
-    /// or an exec that made the thread's process lose its old leader) shows
-    /// the call ended: its exit was lost.
-    Superseded,
-    /// The pending table was full and this was the oldest entry.
-    TableFull,
-    /// Older than [`ReassemblyConfig::max_age_ns`] behind the newest record.
-    TooOld,
-    /// Still pending when the capture ended.
-    EndOfCapture,
-}
+/// Why an entry was given up on: the event model's [`crate::event::Unfinished`]
+/// (`TooOld`: older than [`ReassemblyConfig::max_age_ns`] behind the newest
+/// record).
+pub use crate::event::Unfinished as IncompleteReason;
 
 /// An entry that never got its exit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +67,36 @@ pub struct IncompleteEvent {
     /// Wall-clock time of the entry (see [`Reassembler::wall_ns`]).
     pub wall_ns: i64,
     pub entry: EnterRecord,
+}
+
+impl IncompleteEvent {
+    /// The entry as an unfinished event: no return value, no latency, and
+    /// the comm at entry as `comm` too (no exit says what came after).
+    pub fn into_event(self) -> Event {
+        let entry = self.entry;
+        Event {
+            syscall: entry.syscall,
+            ts_ns: entry.ts_ns,
+            wall_ns: self.wall_ns,
+            latency_ns: 0,
+            pid: entry.pid,
+            tid: entry.tid,
+            ppid: entry.ppid,
+            uid: entry.uid,
+            gid: entry.gid,
+            comm: entry.comm,
+            comm_before: entry.comm,
+            pcomm: entry.pcomm,
+            mnt_ns: entry.mnt_ns,
+            cgroup_id: entry.cgroup_id,
+            cgroup_path: None,
+            ret: 0,
+            unfinished: Some(self.reason),
+            args: entry.args,
+            proc_start_ns: None,
+            parent_start_ns: None,
+        }
+    }
 }
 
 /// Pairing counters.
@@ -327,25 +347,27 @@ impl Reassembler {
     }
 
     /// Feeds a refetch record: the arguments of a pending call read again
-    /// after the kernel used them. Every item the entry could not read is
-    /// replaced by its re-read value; readable items are kept as they were
-    /// at entry.
+    /// after the kernel used them, merged into the pending entry that asked
+    /// for them (`SC_ENTER_REFETCH`) on its thread (or, for an exec, on any
+    /// thread of its process when the refetch comes as the leader). See
+    /// [`merge_refetched`] for what is taken from it.
     pub fn push_refetch(&mut self, refetch: EnterRecord) {
         let tid = refetch.tid;
-        let target = if self
-            .pending
-            .get(&tid)
-            .is_some_and(|p| pairs_with(p.entry.syscall, refetch.syscall))
-        {
+        let syscall = refetch.syscall;
+        // The BPF side writes a refetch record only for an entry that said
+        // so: one whose entry was lost must not land in an older call.
+        let asked = |p: &Pending| {
+            pairs_with(p.entry.syscall, syscall)
+                && u64::from(p.entry.flags) & crate::bpf::layout::SC_ENTER_REFETCH != 0
+        };
+        let target = if self.pending.get(&tid).is_some_and(asked) {
             Some(tid)
-        } else if refetch.syscall.is_exec() && tid == refetch.pid {
+        } else if syscall.is_exec() && tid == refetch.pid {
             // Read in the new image of an exec by a non-leader thread.
             self.exec_waiters.get(&refetch.pid).and_then(|tids| {
-                tids.iter().copied().find(|t| {
-                    self.pending
-                        .get(t)
-                        .is_some_and(|p| pairs_with(p.entry.syscall, refetch.syscall))
-                })
+                tids.iter()
+                    .copied()
+                    .find(|t| self.pending.get(t).is_some_and(asked))
             })
         } else {
             None
@@ -353,7 +375,7 @@ impl Reassembler {
         match target.and_then(|t| self.pending.get_mut(&t)) {
             Some(pending) => {
                 let deferred = pending.entry.deferred();
-                merge_refetched(&mut pending.entry.args, refetch.args, deferred);
+                merge_refetched(&mut pending.entry.args, refetch.args, pending.entry.flags);
                 if deferred {
                     // The argv flags are the refetch's now; it is no longer deferred.
                     pending.entry.flags =
@@ -477,6 +499,7 @@ impl Reassembler {
             cgroup_id: entry.cgroup_id,
             cgroup_path: None,
             ret: exit.ret,
+            unfinished: None,
             args: entry.args,
             proc_start_ns: None,
             parent_start_ns: None,
@@ -572,10 +595,20 @@ impl Reassembler {
     }
 }
 
-/// Replaces the unreadable items of `entry` by their re-read values; for an
-/// exec entry that `deferred` its strings, all of them (the integer arguments
-/// stay the entry's).
-fn merge_refetched(entry: &mut Args, refetched: Args, deferred: bool) {
+/// Merges a refetch record's arguments into its entry's (whose raw flags are
+/// `entry_flags`); docs/EVENTS.md, "Merging a refetch record", says the same:
+///
+/// - integer arguments always stay the entry's;
+/// - an exec entry that deferred its strings takes the refetched filename,
+///   argv and argv verdict (`args_truncated`) whole;
+/// - otherwise every item the entry could not read (`FAULT`) takes the
+///   refetched item at the same position when that one was read; items read
+///   at entry keep their value. An exec argv the entry did not read to its
+///   end (`ARGV_FAULT`, or an argv item with `FAULT`) also gets the refetched
+///   items beyond the entry's, and the refetch's `args_truncated`.
+fn merge_refetched(entry: &mut Args, refetched: Args, entry_flags: u16) {
+    let deferred = u64::from(entry_flags) & crate::bpf::layout::SC_ENTER_DEFERRED != 0;
+    let argv_fault = u64::from(entry_flags) & crate::bpf::layout::SC_ENTER_ARGV_FAULT != 0;
     fn fill(slot: &mut Captured, value: Captured) {
         if slot.fault && !value.fault {
             *slot = value;
@@ -601,8 +634,7 @@ fn merge_refetched(entry: &mut Args, refetched: Args, deferred: bool) {
                 return;
             }
             fill(filename, new_filename);
-            let argv_unreadable = args.is_empty() || args.iter().any(|a| a.fault);
-            if argv_unreadable && !new_args.is_empty() {
+            if argv_fault || args.iter().any(|a| a.fault) {
                 let mut new_args = new_args.into_iter();
                 for slot in args.iter_mut() {
                     if let Some(value) = new_args.next() {
@@ -720,7 +752,75 @@ mod tests {
             .item(str_item("ext4"))
             .item(str_item(""));
         b.e.hdr.kind = kind as u8;
+        if kind == layout::SC_REC_ENTER {
+            b.e.flags = layout::SC_ENTER_REFETCH as u16;
+        }
         decode(&b.build(), 1).expect("valid record")
+    }
+
+    /// docs/EVENTS.md, Merging a refetch record: only an entry that asked
+    /// for one (REFETCH) takes it.
+    #[test]
+    fn refetch_needs_an_entry_that_asked_for_it() {
+        let mut r = kept();
+        let mut entry = Enter::new(Syscall::Umount, 10, 50, 50).item(item(b"", FAULT));
+        entry.e.flags = 0;
+        let mut refetch = Enter::new(Syscall::Umount, 15, 50, 50).item(str_item("/mnt"));
+        refetch.e.hdr.kind = layout::SC_REC_REFETCH as u8;
+        let events = run(
+            &mut r,
+            vec![
+                decode(&entry.build(), 2).expect("entry"),
+                decode(&refetch.build(), 2).expect("refetch"),
+                exit(Syscall::Umount, 20, 50, 50, 0),
+            ],
+        );
+        let Args::Umount { target, .. } = &events[0].args else {
+            panic!("an umount event");
+        };
+        assert!(target.fault, "left unreadable");
+        assert_eq!(
+            (r.stats().refetches_merged, r.stats().refetches_unmatched),
+            (0, 1)
+        );
+    }
+
+    /// docs/EVENTS.md, Merging a refetch record: an argv read part way at
+    /// entry (ARGV_FAULT) keeps what it read and gets the rest.
+    #[test]
+    fn argv_read_part_way_gets_the_rest_from_the_refetch() {
+        let mut r = kept();
+        let mut entry = Enter::new(Syscall::Execve, 10, 60, 60)
+            .item(str_item("/bin/echo"))
+            .item(str_item("echo"));
+        entry.e.flags = (layout::SC_ENTER_ARGV_FAULT | layout::SC_ENTER_REFETCH) as u16;
+        let mut refetch = Enter::new(Syscall::Execve, 15, 60, 60)
+            .item(str_item("/bin/other"))
+            .item(str_item("other"))
+            .item(str_item("b"))
+            .item(str_item("c"));
+        refetch.e.hdr.kind = layout::SC_REC_REFETCH as u8;
+        let events = run(
+            &mut r,
+            vec![
+                decode(&entry.build(), 1).expect("entry"),
+                decode(&refetch.build(), 1).expect("refetch"),
+                exit(Syscall::Execve, 20, 60, 60, -2),
+            ],
+        );
+        let Args::Exec {
+            filename,
+            args,
+            args_truncated,
+            ..
+        } = &events[0].args
+        else {
+            panic!("an exec event");
+        };
+        assert_eq!(filename.bytes, b"/bin/echo", "read at entry: kept");
+        let args: Vec<&[u8]> = args.iter().map(|a| a.bytes.as_slice()).collect();
+        assert_eq!(args, vec![&b"echo"[..], b"b", b"c"]);
+        assert!(!args_truncated, "the refetch read the whole argv");
     }
 
     #[test]
@@ -1005,6 +1105,30 @@ mod tests {
             incompletes(&mut r),
             vec![(IncompleteReason::EndOfCapture, 7, 20)]
         );
+    }
+
+    #[test]
+    fn an_incomplete_entry_is_an_unfinished_event() {
+        let mut r = kept();
+        r.add_clock_anchor(0, 1000);
+        run(&mut r, vec![enter(Syscall::Mount, 10, 5, 6)]);
+        r.finish();
+        let event = r.pop_incomplete().expect("kept").into_event();
+        assert_eq!(event.unfinished, Some(IncompleteReason::EndOfCapture));
+        assert_eq!(
+            (event.returned(), event.latency(), event.failed()),
+            (None, None, false)
+        );
+        assert_eq!(
+            (event.ts_ns, event.wall_ns, event.pid, event.tid),
+            (10, 1010, 5, 6)
+        );
+        // No exit says what the comm became: it is the entry's.
+        assert_eq!(
+            (event.comm, event.comm_before),
+            (event.comm_before, Comm::from_bytes(b"caller"))
+        );
+        assert!(matches!(event.args, Args::Mount { flags: 0x1000, .. }));
     }
 
     #[test]

@@ -4,13 +4,18 @@
 //! entry/exit pairing, the clock anchors and the cgroup-path table, and the
 //! filter. [`EventStream::next_item`] yields each paired, filtered
 //! [`Event`], or a [`Warning`] about the input where it happens (a skipped
-//! corrupt frame, a cut, the first undecodable record). [`EventStream::finish`]
+//! corrupt frame, a cut, the first undecodable record). Entries whose exit
+//! is not in the capture are events too ([`Event::unfinished`]): one given up
+//! on mid-stream (its exit was lost) comes where the record that showed it
+//! is read, before the event that record completes; those still in progress
+//! when the capture ends come after its last event, oldest entry first
+//! (docs/EVENTS.md). [`EventStream::finish`]
 //! ends the capture and returns one [`Summary`]: kernel loss by reason,
 //! unpaired records by reason, damage, cut short, and the record counts that
 //! `--info` shows. replay's renderers, `--info`, the tests, the fuzz target
 //! and the examples all read captures through it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
@@ -22,7 +27,7 @@ use super::filter::{self, Filter, TimeParseError};
 use super::lineage::Lineage;
 use super::reassemble::{Reassembler, ReassemblyConfig, ReassemblyStats};
 use crate::bpf::layout;
-use crate::event::{Event, Syscall};
+use crate::event::{Event, Syscall, Unfinished};
 use crate::format::{
     CaptureHeader, CaptureReader, Damage, DamageKind, FormatError, LossCounters, ProcessInfo,
     Record, Trailer,
@@ -88,7 +93,8 @@ impl Default for StreamOptions {
 /// displays as one line.
 #[derive(Debug)]
 pub enum Warning {
-    /// A corrupt frame was dropped; the stream goes on with the next one.
+    /// A corrupt frame was dropped, or bytes were skipped looking for the
+    /// next valid frame header; the stream goes on with what follows.
     Skipped(FormatError),
     /// The input ends in the middle of a frame: the stream ends here.
     Truncated(FormatError),
@@ -102,7 +108,8 @@ pub enum Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::Skipped(err) => write!(f, "{err}; skipped it"),
+            Warning::Skipped(err @ FormatError::Corrupt { .. }) => write!(f, "{err}; skipped it"),
+            Warning::Skipped(err) => write!(f, "{err}"),
             Warning::Truncated(err) | Warning::Fatal(err) => write!(f, "{err}"),
             Warning::Undecodable(err) => write!(f, "undecodable kernel record: {err}"),
         }
@@ -167,7 +174,8 @@ impl LossTotals {
 }
 
 /// Kernel records of a capture by record kind and syscall, counted from
-/// their headers (undecodable ones too, under `unknown`).
+/// their headers (undecodable ones too: an unknown syscall number under
+/// `unknown`; a record of an unknown kind in `records` only).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordCounts {
     pub records: u64,
@@ -190,13 +198,15 @@ impl RecordCounts {
             .copied()
             .and_then(Syscall::from_raw)
             .map_or("unknown", |s| s.event_name());
+        // A record of an unknown kind (undecodable) counts in `records` only.
         let table = match kind {
             Some(layout::SC_REC_ENTER) => &mut self.entries,
             Some(layout::SC_REC_EXIT) => &mut self.exits,
             Some(layout::SC_REC_FORK | layout::SC_REC_PROC_EXIT | layout::SC_REC_EXEC) => {
                 &mut self.process
             }
-            _ => &mut self.refetches,
+            Some(layout::SC_REC_REFETCH) => &mut self.refetches,
+            _ => return,
         };
         match table.get_mut(name) {
             Some(n) => *n += 1,
@@ -269,13 +279,7 @@ impl Summary {
                 loss.refetches
             ));
         }
-        let pairing = &self.pairing;
-        if pairing.orphan_exits > 0 || pairing.incomplete_entries > 0 {
-            lines.push(format!(
-                "{} exit records without their entry and {} entries without their exit could not be paired",
-                pairing.orphan_exits, pairing.incomplete_entries
-            ));
-        }
+        lines.extend(unpaired_warnings(&self.pairing));
         if self.decode_errors > 0 {
             lines.push(format!(
                 "{} kernel records could not be decoded",
@@ -287,6 +291,49 @@ impl Summary {
         }
         lines
     }
+}
+
+/// The stream's pairing gives up on an entry this much capture time behind.
+const NO_EXIT_IN_TIME: &str = "no exit within 600 s";
+const _: () = assert!(super::reassemble::DEFAULT_MAX_AGE_NS == 600_000_000_000);
+
+/// The lines on records that could not be paired: exits without their entry
+/// (never shown: there is no call to show), and entries without their exit
+/// (shown as unfinished events), by reason, in [`Unfinished::ALL`] order.
+fn unpaired_warnings(pairing: &ReassemblyStats) -> Vec<String> {
+    let mut lines = Vec::new();
+    if pairing.orphan_exits > 0 {
+        lines.push(format!(
+            "{} exit records without their entry could not be paired (their calls began before the capture, or their entries were lost)",
+            pairing.orphan_exits
+        ));
+    }
+    if pairing.incomplete_entries > 0 {
+        let reasons: Vec<String> = Unfinished::ALL
+            .iter()
+            .filter_map(|&reason| {
+                let (count, what) = match reason {
+                    Unfinished::EndOfCapture => (
+                        pairing.incomplete_at_end,
+                        "still in progress when the capture ended",
+                    ),
+                    Unfinished::Superseded => (pairing.incomplete_superseded, "exit lost"),
+                    Unfinished::TooOld => (pairing.incomplete_too_old, NO_EXIT_IN_TIME),
+                    Unfinished::TableFull => (
+                        pairing.incomplete_table_full,
+                        "dropped from a full pairing table",
+                    ),
+                };
+                (count > 0).then(|| format!("{count} {what}"))
+            })
+            .collect();
+        lines.push(format!(
+            "{} entries without their exit record are shown as unfinished calls ({})",
+            pairing.incomplete_entries,
+            reasons.join(", ")
+        ));
+    }
+    lines
 }
 
 /// What replay says of a capture without a trailer.
@@ -306,8 +353,11 @@ pub struct EventStream<R: Read> {
     raw_records: bool,
     /// Records were read since the last [`Item::EndOfFrame`].
     in_frame: bool,
-    /// An event completed by the tapped record, handed out after it.
-    held: Option<Event>,
+    /// Selected events not handed out yet: those the last record completed
+    /// or gave up on (handed out after the tapped record, if any).
+    ready: VecDeque<Event>,
+    /// The reader reached the end and the pending entries were flushed.
+    ended: bool,
     loss: LossTotals,
     records: RecordCounts,
     decode_errors: u64,
@@ -330,7 +380,10 @@ impl<R: Read> EventStream<R> {
         };
         filter.since = resolve("--since", &options.since)?;
         filter.until = resolve("--until", &options.until)?;
-        let mut pairing = Reassembler::new(ReassemblyConfig::default());
+        let mut pairing = Reassembler::new(ReassemblyConfig {
+            keep_incomplete: true,
+            ..ReassemblyConfig::default()
+        });
         pairing.add_clock_anchor(header.clock.boot_ns, header.clock.wall_ns);
         Ok(EventStream {
             layout_version: header.layout_version,
@@ -341,7 +394,8 @@ impl<R: Read> EventStream<R> {
             cgroup_paths: HashMap::new(),
             filter,
             raw_records: options.raw_records,
-            held: None,
+            ready: VecDeque::new(),
+            ended: false,
             in_frame: false,
             loss: LossTotals::default(),
             records: RecordCounts::default(),
@@ -358,17 +412,24 @@ impl<R: Read> EventStream<R> {
 
     /// The next event or warning; `None` at the end of the capture.
     pub fn next_item(&mut self) -> Option<Item> {
-        if let Some(event) = self.held.take() {
-            return Some(Item::Event(event));
-        }
         loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(Item::Event(event));
+            }
             if self.in_frame && self.reader.needs_input() {
                 self.in_frame = false;
                 return Some(Item::EndOfFrame);
             }
             let record = match self.reader.next_record() {
                 Ok(Some(record)) => record,
-                Ok(None) => return None,
+                Ok(None) if self.ended => return None,
+                Ok(None) => {
+                    // Calls still in progress when the capture ended.
+                    self.ended = true;
+                    self.pairing.finish();
+                    self.take_unfinished();
+                    continue;
+                }
                 Err(err) if err.is_recoverable() => {
                     self.damaged = true;
                     return Some(Item::Warning(Warning::Skipped(err)));
@@ -419,14 +480,20 @@ impl<R: Read> EventStream<R> {
                             None
                         }
                     };
+                    // Entries this record showed to have lost their exit
+                    // come first: they began before the event it completes.
+                    self.take_unfinished();
                     let shown = event.and_then(|e| self.select(e));
-                    match (tapped, shown) {
-                        (Some(record), shown) => {
-                            self.held = shown;
-                            return Some(Item::Record(record));
+                    if let Some(record) = tapped {
+                        self.ready.extend(shown);
+                        return Some(Item::Record(record));
+                    }
+                    if let Some(event) = shown {
+                        if self.ready.is_empty() {
+                            // The common case: straight out, no queueing.
+                            return Some(Item::Event(event));
                         }
-                        (None, Some(event)) => return Some(Item::Event(event)),
-                        (None, None) => {}
+                        self.ready.push_back(event);
                     }
                 }
                 Record::ClockAnchor(anchor) => self
@@ -445,6 +512,15 @@ impl<R: Read> EventStream<R> {
                 Record::CgroupPath(c) => {
                     self.cgroup_paths.insert(c.id, Arc::from(c.path));
                 }
+            }
+        }
+    }
+
+    /// Queues the entries the pairing gave up on, as unfinished events.
+    fn take_unfinished(&mut self) {
+        while let Some(incomplete) = self.pairing.pop_incomplete() {
+            if let Some(event) = self.select(incomplete.into_event()) {
+                self.ready.push_back(event);
             }
         }
     }
@@ -511,4 +587,111 @@ pub enum OpenError {
         option: &'static str,
         source: TimeParseError,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Unfinished;
+    use crate::format::{CaptureWriter, WriterOptions};
+    use crate::replay::decode::testutil::{exit, sample_enter};
+
+    /// A capture of raw records, one frame, with a trailer.
+    fn capture(records: &[Vec<u8>]) -> Vec<u8> {
+        let header = CaptureHeader {
+            layout_version: 2,
+            ..CaptureHeader::default()
+        };
+        let mut w =
+            CaptureWriter::new(Vec::new(), &header, WriterOptions::default()).expect("writer");
+        for raw in records {
+            w.push_kernel_record(raw).expect("push");
+        }
+        w.finish(&Trailer::default()).expect("finish")
+    }
+
+    /// What the stream yields, in short: `R` a tapped record, `E`/`U` a
+    /// finished/unfinished event with its ts.
+    fn items(bytes: &[u8], raw_records: bool) -> Vec<String> {
+        let options = StreamOptions {
+            raw_records,
+            ..StreamOptions::default()
+        };
+        let stream = EventStream::open(bytes, &options).expect("open");
+        stream
+            .filter_map(|item| match item {
+                Item::Record(r) => Some(format!("R{}", r.ts_ns())),
+                Item::Event(e) if e.unfinished.is_some() => Some(format!("U{}", e.ts_ns)),
+                Item::Event(e) => Some(format!("E{}", e.ts_ns)),
+                Item::Warning(w) => Some(format!("W {w}")),
+                Item::EndOfFrame | Item::Process(_) => None,
+            })
+            .collect()
+    }
+
+    /// docs/EVENTS.md, Pairing, order of output: what a record gives up on
+    /// comes where it is read, before the event it completes (and after the
+    /// record itself when records are tapped); what is pending at the end
+    /// comes last, oldest first.
+    #[test]
+    fn unfinished_events_come_where_they_become_known() {
+        let bytes = capture(&[
+            sample_enter(Syscall::Mount, 10, 5, 5).build(),
+            sample_enter(Syscall::Umount, 20, 7, 7).build(),
+            sample_enter(Syscall::Fspick, 30, 8, 8).build(),
+            // Thread 5 enters again: its mount lost its exit.
+            sample_enter(Syscall::Mount, 40, 5, 5).build(),
+            exit(Syscall::Mount, 50, 5, 5, 0, "m"),
+        ]);
+        assert_eq!(items(&bytes, false), ["U10", "E40", "U20", "U30"]);
+        assert_eq!(
+            items(&bytes, true),
+            ["R10", "R20", "R30", "R40", "U10", "R50", "E40", "U20", "U30"]
+        );
+        let mut stream = EventStream::open(&bytes[..], &StreamOptions::default()).expect("open");
+        let reasons: Vec<Unfinished> = stream
+            .by_ref()
+            .filter_map(|item| match item {
+                Item::Event(e) => e.unfinished,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                Unfinished::Superseded,
+                Unfinished::EndOfCapture,
+                Unfinished::EndOfCapture
+            ]
+        );
+        let summary = stream.finish();
+        assert_eq!(summary.events_shown, 4);
+        assert_eq!(
+            (
+                summary.pairing.incomplete_superseded,
+                summary.pairing.incomplete_at_end
+            ),
+            (1, 2)
+        );
+    }
+
+    /// docs/EVENTS.md, Warnings, item 4: the counts by reason, nonzero only.
+    #[test]
+    fn the_unpaired_warning_gives_the_counts() {
+        let stats = ReassemblyStats {
+            orphan_exits: 2,
+            incomplete_entries: 4,
+            incomplete_at_end: 3,
+            incomplete_table_full: 1,
+            ..ReassemblyStats::default()
+        };
+        assert_eq!(
+            unpaired_warnings(&stats),
+            [
+                "2 exit records without their entry could not be paired (their calls began before the capture, or their entries were lost)",
+                "4 entries without their exit record are shown as unfinished calls (3 still in progress when the capture ended, 1 dropped from a full pairing table)",
+            ]
+        );
+        assert!(unpaired_warnings(&ReassemblyStats::default()).is_empty());
+    }
 }

@@ -601,15 +601,131 @@ fn garbage_between_frames_is_skipped_by_resynchronising() {
     bytes.extend_from_slice(&b.bytes[first_end..]);
     let out = read_all(&bytes[..], bytes.len()).unwrap();
     assert_eq!(out.records, b.records, "every frame survives");
-    assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+    // docs/FORMAT.md, Recovery: the bad header and the bytes skipped after
+    // it are both reported, each with its offset.
+    assert_eq!(out.errors.len(), 2, "{:?}", out.errors);
     assert!(
         matches!(out.errors[0], FormatError::Corrupt { offset, .. } if offset == first_end as u64)
+    );
+    assert!(
+        matches!(out.errors[1], FormatError::Skipped { offset, len, next: Some(next) }
+            if offset == first_end as u64 + 1 && len == junk_len as u64 - 1 && next == (first_end + junk_len) as u64),
+        "{}",
+        out.errors[1]
     );
     assert_eq!(out.damage.len(), 2, "{:?}", out.damage);
     assert_eq!(out.damage[1].kind, DamageKind::Skipped);
     assert_eq!(out.damage[1].offset, first_end as u64 + 1);
     assert_eq!(out.damage[1].len, junk_len as u64 - 1);
     assert!(out.trailer.is_some());
+}
+
+/// (offset, kind) of every damage entry, and every error's offset.
+fn damage_and_error_offsets(out: &Outcome) -> (Vec<(u64, DamageKind)>, Vec<Option<u64>>) {
+    (
+        out.damage.iter().map(|d| (d.offset, d.kind)).collect(),
+        out.errors.iter().map(FormatError::offset).collect(),
+    )
+}
+
+/// docs/FORMAT.md, Recovery: after a dropped payload reading goes on at
+/// `48 + C`, and whatever is wrong there is reported in its turn: an invalid
+/// header (with the bytes skipped after it) ...
+#[test]
+fn a_dropped_payload_then_an_invalid_header_are_both_reported() {
+    let b = small_capture();
+    let (f2, f3, f4) = (b.frame_ends[0].0, b.frame_ends[1].0, b.frame_ends[2].0);
+    let mut bytes = b.bytes.clone();
+    bytes[f2 + FRAME_HEADER_LEN + 10] ^= 0x55; // frame 2's payload
+    bytes[f3 + 3] = b'X'; // frame 3's magic
+    let out = read_all(&bytes[..], bytes.len()).unwrap();
+    assert_eq!(out.records, b.records[..b.frame_ends[0].1], "frame 1 only");
+    let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        vec![
+            format!("corrupt frame at byte {f2}: payload checksum mismatch (stored {:#010x}, computed {:#010x})",
+                u32::from_le_bytes(bytes[f2 + 40..f2 + 44].try_into().unwrap()),
+                crc32(&bytes[f2 + FRAME_HEADER_LEN..f3])),
+            format!("corrupt frame at byte {f3}: no frame magic (found [53, 43, 46, 58] instead of \"SCFR\")"),
+            format!(
+                "skipped {} bytes from byte {} to the next valid frame header at byte {f4}",
+                f4 - f3 - 1,
+                f3 + 1
+            ),
+        ]
+    );
+    let f = |x: usize| x as u64;
+    assert_eq!(
+        damage_and_error_offsets(&out),
+        (
+            vec![
+                (f(f2), DamageKind::CorruptFrame),
+                (f(f3), DamageKind::CorruptFrame),
+                (f(f3) + 1, DamageKind::Skipped)
+            ],
+            vec![Some(f(f2)), Some(f(f3)), Some(f(f3) + 1)]
+        )
+    );
+    assert!(out.trailer.is_some(), "the trailer after them is read");
+}
+
+/// ... a header cut short (truncated, not "skipped") ...
+#[test]
+fn a_dropped_payload_then_a_partial_header_is_truncated() {
+    let b = small_capture();
+    let (f2, f3) = (b.frame_ends[0].0, b.frame_ends[1].0);
+    let mut bytes = b.bytes[..f3 + 20].to_vec();
+    bytes[f2 + FRAME_HEADER_LEN + 10] ^= 0x55;
+    let out = read_all(&bytes[..], bytes.len()).unwrap();
+    assert_eq!(out.errors.len(), 2, "{:?}", out.errors);
+    assert!(matches!(out.errors[0], FormatError::Corrupt { offset, .. } if offset == f2 as u64));
+    assert_eq!(
+        out.errors[1].to_string(),
+        format!(
+            "capture truncated at byte {f3}: the input ends 20 bytes into a 48-byte frame header"
+        )
+    );
+    assert_eq!(
+        damage_and_error_offsets(&out).0,
+        vec![
+            (f2 as u64, DamageKind::CorruptFrame),
+            (f3 as u64, DamageKind::Truncated)
+        ]
+    );
+    assert!(out.trailer.is_none());
+}
+
+/// ... and bytes to the end of the input with no valid header in them.
+#[test]
+fn a_dropped_payload_then_garbage_to_the_end_is_reported() {
+    let b = small_capture();
+    let (f2, f3) = (b.frame_ends[0].0, b.frame_ends[1].0);
+    let mut bytes = b.bytes[..f3].to_vec();
+    bytes[f2 + FRAME_HEADER_LEN + 10] ^= 0x55;
+    bytes.extend_from_slice(&noise(11, 500));
+    let out = read_all(&bytes[..], bytes.len()).unwrap();
+    let messages: Vec<String> = out.errors.iter().skip(1).map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].starts_with(&format!("corrupt frame at byte {f3}: no frame magic")),
+        "{messages:?}"
+    );
+    assert_eq!(
+        messages[1],
+        format!(
+            "skipped 499 bytes from byte {} to the end of the input: no further valid frame header",
+            f3 + 1
+        )
+    );
+    assert_eq!(damage_and_error_offsets(&out).0.len(), 3);
+    assert!(out.trailer.is_none());
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(bytes);
+    h.finalize()
 }
 
 #[test]
@@ -688,7 +804,9 @@ fn lying_frame_lengths_are_rejected_and_reading_goes_on() {
         let mut bytes = b.bytes.clone();
         patch_frame(&mut bytes, first_end, patch);
         let out = read_all(&bytes[..], bytes.len()).unwrap();
-        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+        // The header, then the bytes skipped to the next valid one.
+        assert_eq!(out.errors.len(), 2, "{:?}", out.errors);
+        assert!(matches!(out.errors[1], FormatError::Skipped { .. }));
         let msg = out.errors[0].to_string();
         assert_eq!(
             msg,
@@ -988,7 +1106,11 @@ fn reads_from_non_seekable_streams() {
     let (m, z) = rest.split_at(700);
     let out = read_all(a.chain(m).chain(z), damaged.len()).unwrap();
     assert_eq!(out.records, b.records[b.frame_ends[0].1..]);
-    assert_eq!(out.errors.len(), 1);
+    assert_eq!(
+        out.errors.len(),
+        2,
+        "the bad header and the bytes skipped after it"
+    );
 
     // A real pipe.
     let mut child = std::process::Command::new("cat")

@@ -14,4 +14,6 @@ mod lineage;
 #[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;
+mod schema;
+mod spec_examples;
 mod usage;

@@ -30,9 +30,9 @@ const MS_NODEV: u64 = 0x4;
 const MS_BIND: u64 = 0x1000;
 const MS_REC: u64 = 0x4000;
 const MS_PRIVATE: u64 = 0x40000;
-const MNT_DETACH: u64 = 0x2;
+const MNT_DETACH: i32 = 0x2;
 const AT_FDCWD: i32 = -100;
-const AT_EMPTY_PATH: u32 = 0x1000;
+const AT_EMPTY_PATH: i32 = 0x1000;
 const AT_RECURSIVE: u32 = 0x8000;
 const FSOPEN_CLOEXEC: u32 = 0x1;
 const FSCONFIG_SET_STRING: u32 = 1;
@@ -298,7 +298,7 @@ fn check_identity(ev: &Event, want: &Identity, capture: &Replayed, ran: &Ran) {
 }
 
 /// Exec arguments as the workload passes them: nothing truncated.
-fn exec_args(dirfd: Option<i32>, flags: Option<u32>, filename: &str, argv: &[&str]) -> Args {
+fn exec_args(dirfd: Option<i32>, flags: Option<i32>, filename: &str, argv: &[&str]) -> Args {
     Args::Exec {
         dirfd,
         flags,
@@ -1134,6 +1134,14 @@ fn summary_line_trailer_and_file_mode_match_the_capture() {
         "events written = entry, fork and process exit records"
     );
     assert_eq!(number(2), trailer.records, "records written");
+    // docs/FORMAT.md, Trailer: records_by_kind counts every kernel record,
+    // refetch records (kind 3) included.
+    assert_eq!(
+        trailer.records_by_kind.iter().map(|k| k.count).sum::<u64>(),
+        trailer.records,
+        "records_by_kind adds up to records: {:?}",
+        trailer.records_by_kind
+    );
     assert_eq!(number(3), lost, "lost in the kernel");
     assert_eq!(number(4), f.file_len, "bytes written = the file's size");
     // The counts are the file's: as many entry records decode from it.
@@ -1745,4 +1753,143 @@ fn bad_arguments_fail_with_one_line_and_no_file() {
         }
         assert!(!path.exists(), "{args:?} left an output file");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Calls in progress when the capture ends
+// ---------------------------------------------------------------------------
+
+/// docs/EVENTS.md, Unfinished calls: a mount and an execve blocked on a FUSE
+/// filesystem that never answers (`workload hang`) when record stops are
+/// shown as unfinished, `capture_ended`, in every format; their later
+/// failure is outside the capture.
+#[test]
+fn calls_blocked_when_record_stops_are_shown_unfinished() {
+    if !common::require_root("calls_blocked_when_record_stops_are_shown_unfinished") {
+        return;
+    }
+    if !Path::new("/dev/fuse").exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "/dev/fuse is missing: the hang scenario needs FUSE"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED calls_blocked_when_record_stops_are_shown_unfinished: no /dev/fuse"
+        );
+        return;
+    }
+    let _guard = common::bpf_lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hang.snoop");
+    let cgroup = TempCgroup::new("hang");
+    let cg = cgroup.path.to_str().expect("UTF-8 cgroup path");
+    let recording = Recording::start(&path, &["--cgroup", cg]);
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(r#"echo $$ > "$1/cgroup.procs" && exec "$2" hang"#)
+        .arg("sh")
+        .arg(&cgroup.path)
+        .arg(common::workload())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn workload hang");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut before = String::new();
+    let hung = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).expect("read workload") > 0,
+            "workload hang ended early: {before}"
+        );
+        if let Some(rest) = line.strip_prefix("HUNG ") {
+            break rest.to_string();
+        }
+        before.push_str(&line);
+    };
+    let pid_of = |key: &str| -> u32 {
+        hung.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{key} in {hung}"))
+    };
+    let (mounter, execer) = (pid_of("mount="), pid_of("execve="));
+    stop_ok(recording);
+    // End of file on its stdin releases the calls (after the capture).
+    drop(child.stdin.take());
+    let mut after = String::new();
+    stdout.read_to_string(&mut after).expect("read workload");
+    assert!(child.wait().expect("wait workload").success());
+    let calls = common::parse_calls(&format!("{before}{after}"));
+    let hung_mount = calls
+        .iter()
+        .find(|c| c.name == "mount-hung")
+        .expect("mount-hung");
+    assert_eq!(hung_mount.errno, 107, "released with ENOTCONN");
+
+    let capture = common::read_capture(&path);
+    assert_eq!(capture.stats.incomplete_at_end, 2, "{:?}", capture.stats);
+    assert_eq!(capture.stats.incomplete_entries, 2);
+    let unfinished: Vec<&Event> = capture
+        .events
+        .iter()
+        .filter(|e| e.unfinished.is_some())
+        .collect();
+    assert_eq!(unfinished.len(), 2, "{unfinished:#?}");
+    // After every finished event.
+    assert!(capture
+        .events
+        .iter()
+        .rev()
+        .take(2)
+        .all(|e| e.unfinished.is_some()));
+    let mount = unfinished
+        .iter()
+        .find(|e| e.pid == mounter)
+        .expect("the mount");
+    assert_eq!(mount.syscall, Syscall::Mount);
+    assert_eq!(
+        mount.unfinished,
+        Some(snoopcap::event::Unfinished::EndOfCapture)
+    );
+    assert_eq!((mount.returned(), mount.latency()), (None, None));
+    let target = hung_mount.get("target").expect("target");
+    assert!(
+        matches!(&mount.args, Args::Mount { target: t, .. } if t.bytes == target.as_bytes()),
+        "{:?}",
+        mount.args
+    );
+    let exec = unfinished
+        .iter()
+        .find(|e| e.pid == execer)
+        .expect("the exec");
+    assert!(exec.syscall.is_exec());
+    assert_eq!(exec.comm, exec.comm_before, "no exit: the comm at entry");
+
+    let p = path.to_str().expect("UTF-8");
+    let (code, json, stderr) = common::replay(&["--format", "json", p]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("2 entries without their exit record are shown as unfinished calls (2 still in progress when the capture ended)"),
+        "{stderr}"
+    );
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .filter(|v: &serde_json::Value| v["unfinished"] == true)
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["ret"], serde_json::Value::Null);
+        assert_eq!(line["latency_ns"], serde_json::Value::Null);
+        assert_eq!(line["unfinished_reason"], "capture_ended");
+    }
+    let (_, table, _) = common::replay(&["--events", "mount", p]);
+    assert!(
+        table.contains(&format!(
+            "\"{target}\", \"tmpfs\", 0x0, \"size=64k\") = ? (unfinished: capture ended)"
+        )),
+        "{table}"
+    );
 }
