@@ -7,6 +7,8 @@ mod common;
 mod containers;
 mod format;
 mod golden;
+#[cfg(feature = "parquet")]
+mod parquet;
 #[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;
