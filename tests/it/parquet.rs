@@ -369,3 +369,32 @@ fn parquet_usage_errors_exit_2_with_one_line() {
     );
     assert!(!text.contains("PAR1"), "{text}");
 }
+
+#[test]
+fn stdin_capture_has_no_file_name() {
+    if !readers_available("stdin_capture_has_no_file_name") {
+        return;
+    }
+    let dir = temp_dir();
+    let out = dir.path().join("stdin.parquet");
+    let status = Command::new(REPLAY)
+        .args(["--format", "parquet", "-o"])
+        .arg(&out)
+        .arg("-")
+        .stdin(fs::File::open(repo().join("testdata/args.snoop")).expect("open"))
+        .status()
+        .expect("run replay");
+    assert!(status.success());
+    let query = "import sys, duckdb; print(duckdb.sql(\"SELECT count(*), count(capture_file), any_value(hostname) FROM read_parquet('\" + sys.argv[1] + \"')\").fetchall())";
+    let result = Command::new("python3")
+        .args(["-c", query])
+        .arg(&out)
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&result.stdout).trim(),
+        "[(4, 0, 'vm')]",
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
