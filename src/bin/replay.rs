@@ -1,4 +1,5 @@
-//! `replay`: turn capture files into execsnoop/mountsnoop tables, CSV or JSON.
+//! `replay`: turn capture files into execsnoop/mountsnoop tables, CSV, JSON
+//! or Parquet.
 //! Argument parsing and exit codes only; the work is in `snoopcap::replay`.
 //! Every option value is checked as it is parsed (`snoopcap::replay::args`),
 //! before any input is opened: a bad one exits 2 with one line.
@@ -19,9 +20,11 @@ enum FormatArg {
     Table,
     Csv,
     Json,
+    #[cfg(feature = "parquet")]
+    Parquet,
 }
 
-/// Replay snoopcap captures as bcc's execsnoop/mountsnoop would have printed them, or as CSV or JSON Lines.
+/// Replay snoopcap captures as bcc's execsnoop/mountsnoop would have printed them, or as CSV, JSON Lines or Parquet.
 #[derive(Parser, Debug)]
 #[command(
     name = "replay",
@@ -31,6 +34,7 @@ enum FormatArg {
   replay cap.snoop                     # execsnoop/mountsnoop tables
   replay -T -x cap.snoop               # with times, including failed execs
   replay --format json cap.snoop       # JSON Lines, one object per event
+  replay --format parquet -o cap.parquet cap.snoop   # Parquet, for DuckDB, Spark...
   replay --info cap.snoop              # header and statistics
   record -o - | replay -               # live view"
 )]
@@ -41,6 +45,9 @@ struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: FormatArg,
+    /// Write the output to FILE instead of stdout (any format).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Comma list of event classes to show: exec, mount (default: all in the capture).
     #[arg(long, value_name = "LIST", value_parser = args::event_classes)]
     events: Option<EventClasses>,
@@ -127,9 +134,12 @@ impl Args {
             FormatArg::Table => Format::Table,
             FormatArg::Csv => Format::Csv,
             FormatArg::Json => Format::Json,
+            #[cfg(feature = "parquet")]
+            FormatArg::Parquet => Format::Parquet,
         };
         ReplayOptions {
             inputs: self.files,
+            output: self.output,
             format,
             events: self.events,
             info: self.info,
@@ -179,11 +189,36 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(err) => return args::usage_exit("replay", &err),
     };
-    match run(&args.into_options()) {
+    let options = args.into_options();
+    if let Err(reason) = check_output(&options) {
+        eprintln!("replay: {reason}");
+        return ExitCode::from(args::USAGE_EXIT);
+    }
+    match run(&options) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
             eprintln!("replay: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Combinations of options that cannot work, found before any input is
+/// opened: a binary format bound for a terminal, `--info` as Parquet.
+fn check_output(options: &ReplayOptions) -> Result<(), String> {
+    use std::io::IsTerminal;
+    let format = options.format;
+    if options.info && format.is_binary() {
+        return Err(format!(
+            "--info prints text or JSON, not {} (try --help)",
+            format.name()
+        ));
+    }
+    if format.is_binary() && options.output.is_none() && std::io::stdout().is_terminal() {
+        return Err(format!(
+            "--format {} is binary: give -o FILE or redirect stdout (try --help)",
+            format.name()
+        ));
+    }
+    Ok(())
 }

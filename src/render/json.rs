@@ -748,10 +748,23 @@ mod tests {
                 event
             })
             .collect();
-        for format in [Format::Json, Format::Table, Format::Csv] {
+        let formats = [
+            Format::Json,
+            Format::Table,
+            Format::Csv,
+            #[cfg(feature = "parquet")]
+            Format::Parquet,
+        ];
+        for format in formats {
             let mut renderer = renderer(RenderOptions {
                 format,
                 ..RenderOptions::default()
+            });
+            renderer.input(&crate::render::CaptureIdentity {
+                hostname: "web-017.example.com".into(),
+                boot_id: "cbee845f-6272-4b71-aa95-52a73c8cb0b3".into(),
+                file: Some("/var/lib/snoopcap/web-017-0800.snoop".into()),
+                start_wall_ns: WALL_NS,
             });
             let mut sink = io::sink();
             let rounds = 1000;
@@ -761,6 +774,7 @@ mod tests {
                     renderer.event(event, &mut sink).expect("sink");
                 }
             }
+            renderer.end(&mut sink).expect("sink");
             let elapsed = start.elapsed().as_secs_f64();
             println!(
                 "{format:?}: {:.0} events/s",

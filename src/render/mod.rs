@@ -1,4 +1,4 @@
-//! Output renderers: bcc-compatible tables, CSV and JSON Lines.
+//! Output renderers: bcc-compatible tables, CSV, JSON Lines and Parquet.
 //!
 //! [`renderer`] builds the renderer of a [`RenderOptions::format`]; the
 //! caller then calls [`Renderer::begin`] once, [`Renderer::event`] for every
@@ -9,6 +9,11 @@
 //!   `mountsnoop` (mount family) print, plus terminal safety.
 //! - [`csv`](self::csv): one fixed wide column set, spreadsheet-safe.
 //! - [`json`]: JSON Lines, one object per event.
+//! - [`parquet`](self::parquet) (feature `parquet`): one Parquet file, a row
+//!   per event, the JSON fields as typed columns plus the capture identity.
+//!
+//! Before each input's events the caller hands the renderer that capture's
+//! identity ([`Renderer::input`]); only Parquet keeps it (in every row).
 //!
 //! The renderers keep their line buffers between events and write each
 //! event with one `write_all`, so wrap a slow `Write` in a `BufWriter`.
@@ -20,6 +25,8 @@ pub mod fields;
 pub mod flags;
 pub mod json;
 pub mod num;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod table;
 pub mod time;
 
@@ -33,6 +40,8 @@ pub enum Format {
     Table,
     Csv,
     Json,
+    #[cfg(feature = "parquet")]
+    Parquet,
 }
 
 impl Format {
@@ -41,6 +50,17 @@ impl Format {
             Format::Table => "table",
             Format::Csv => "csv",
             Format::Json => "json",
+            #[cfg(feature = "parquet")]
+            Format::Parquet => "parquet",
+        }
+    }
+
+    /// True for a binary format, which is never written to a terminal.
+    pub fn is_binary(self) -> bool {
+        match self {
+            Format::Table | Format::Csv | Format::Json => false,
+            #[cfg(feature = "parquet")]
+            Format::Parquet => true,
         }
     }
 }
@@ -53,15 +73,34 @@ impl std::str::FromStr for Format {
             "table" => Ok(Format::Table),
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
+            #[cfg(feature = "parquet")]
+            "parquet" => Ok(Format::Parquet),
             other => Err(UnknownFormat(other.to_string())),
         }
     }
 }
 
-/// A `--format` value that is not `table`, `csv` or `json`.
+/// A `--format` value that is not `table`, `csv`, `json` (or `parquet`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown output format {0:?} (expected table, csv or json)")]
+#[error("unknown output format {0:?} (expected {FORMAT_NAMES})")]
 pub struct UnknownFormat(pub String);
+
+#[cfg(feature = "parquet")]
+const FORMAT_NAMES: &str = "table, csv, json or parquet";
+#[cfg(not(feature = "parquet"))]
+const FORMAT_NAMES: &str = "table, csv or json";
+
+/// Which capture the events that follow come from (from its header), for
+/// the formats that say so in every row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaptureIdentity {
+    pub hostname: String,
+    pub boot_id: String,
+    /// The capture file as named on the command line; `None` for stdin.
+    pub file: Option<String>,
+    /// Capture start, ns since the Unix epoch (UTC).
+    pub start_wall_ns: i64,
+}
 
 /// How to render. Only `format` and `csv_raw` matter to CSV/JSON (and
 /// `capture_start_wall_ns` to nothing but `-t`); the rest are execsnoop's
@@ -113,6 +152,9 @@ impl Default for RenderOptions {
 
 /// A stream of events rendered in one format.
 pub trait Renderer {
+    /// Names the capture whose events come next (once per input, before
+    /// its events). Only formats that record it need to look.
+    fn input(&mut self, _capture: &CaptureIdentity) {}
     /// Writes what comes before the first event (headers).
     fn begin(&mut self, out: &mut dyn Write) -> io::Result<()>;
     /// Writes one event.
@@ -127,6 +169,8 @@ pub fn renderer(options: RenderOptions) -> Box<dyn Renderer> {
         Format::Table => Box::new(table::TableRenderer::new(options)),
         Format::Csv => Box::new(csv::CsvRenderer::new(options)),
         Format::Json => Box::new(json::JsonRenderer::new(options)),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => Box::new(self::parquet::ParquetRenderer::new(options)),
     }
 }
 

@@ -2,8 +2,9 @@
 //! (entry/exit pairing), `filter`, `stream` (the one event stream every
 //! consumer reads captures through), `info` (`--info`), `args` (option values
 //! checked before any input is opened), and here `replay`'s job: open the
-//! inputs (files or stdin), run each through the stream into a renderer, and
-//! say on stderr what was lost, unpaired, cut short or damaged.
+//! inputs (files or stdin) and the output (`-o FILE` or stdout), run each
+//! input through the stream into a renderer, and say on stderr what was
+//! lost, unpaired, cut short or damaged.
 
 pub mod args;
 pub mod decode;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 use crate::event::{EventClass, EventClasses};
 use crate::format::CaptureHeader;
-use crate::render::{self, Format, RenderOptions, Renderer};
+use crate::render::{self, CaptureIdentity, Format, RenderOptions, Renderer};
 
 pub use filter::Filter;
 pub use stream::{EventStream, Item, LossTotals, StreamOptions, Summary, TimeSpec, Warning};
@@ -32,6 +33,8 @@ pub use stream::{EventStream, Item, LossTotals, StreamOptions, Summary, TimeSpec
 pub struct ReplayOptions {
     /// Inputs; empty or `-` means stdin.
     pub inputs: Vec<PathBuf>,
+    /// `-o FILE`: write the output there instead of stdout.
+    pub output: Option<PathBuf>,
     pub format: Format,
     /// `--events`: the classes to show (`None`: all the first capture recorded).
     pub events: Option<EventClasses>,
@@ -53,6 +56,7 @@ impl Default for ReplayOptions {
     fn default() -> Self {
         ReplayOptions {
             inputs: Vec::new(),
+            output: None,
             format: Format::Table,
             events: None,
             info: false,
@@ -105,6 +109,8 @@ pub enum ReplayError {
     CutShortStrict { input: String },
     #[error("writing output failed: {0}")]
     Output(io::Error),
+    #[error("{path}: cannot create the output file: {source}")]
+    CreateOutput { path: String, source: io::Error },
 }
 
 /// How a replay ended, for the exit status.
@@ -158,6 +164,21 @@ pub fn open_stream(
     })
 }
 
+/// `-o FILE`: created (or truncated) for writing. A new file gets mode 0600,
+/// as captures do: the events hold command lines, which can hold secrets.
+fn create_output(path: &Path) -> Result<File, ReplayError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map_err(|source| ReplayError::CreateOutput {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
 fn is_broken_pipe(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::BrokenPipe
 }
@@ -169,7 +190,11 @@ pub fn run(opts: &ReplayOptions) -> Result<Outcome, ReplayError> {
         opts.inputs.clone()
     };
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(128 * 1024, stdout.lock());
+    let sink: Box<dyn Write> = match &opts.output {
+        Some(path) => Box::new(create_output(path)?),
+        None => Box::new(stdout.lock()),
+    };
+    let mut out = BufWriter::with_capacity(128 * 1024, sink);
     let result = if opts.info {
         info::run(opts, &inputs, &mut out)
     } else if opts.tree {
@@ -256,36 +281,97 @@ fn run_tree(
     outcome
 }
 
+/// The identity of the capture `stream` reads, as named by `path`.
+fn capture_identity(path: &Path, header: &CaptureHeader) -> CaptureIdentity {
+    CaptureIdentity {
+        hostname: header.hostname.clone(),
+        boot_id: header.boot_id.clone(),
+        file: (path.as_os_str() != "-").then(|| path.display().to_string()),
+        start_wall_ns: header.start_wall_ns,
+    }
+}
+
 fn run_events(
     opts: &ReplayOptions,
     inputs: &[PathBuf],
     out: &mut dyn Write,
 ) -> Result<Outcome, ReplayError> {
     let select = opts.stream_options();
-    let mut renderer: Option<Box<dyn Renderer>> = None;
+    // A binary format needs nothing from a header: started before any input
+    // is read, it ends as a valid (empty) file even if the first input fails.
+    let mut renderer = if opts.format.is_binary() {
+        Some(start_renderer(opts, select.filter.classes, None, out)?)
+    } else {
+        None
+    };
+    let result = render_inputs(opts, &select, inputs, &mut renderer, out);
+    // Ended on every path, an input that failed to open included, so that
+    // the output is complete (a Parquet file gets its footer).
+    if let Some(renderer) = renderer.as_mut() {
+        let ended = renderer.end(out).map_err(ReplayError::Output);
+        if result.is_ok() {
+            ended?;
+        }
+    }
+    let (outcome, cut_short) = result?;
+    if opts.strict {
+        if let Some(input) = cut_short.into_iter().next() {
+            out.flush().map_err(ReplayError::Output)?;
+            return Err(ReplayError::CutShortStrict { input });
+        }
+    }
+    Ok(outcome)
+}
+
+/// The renderer of `opts.format`, begun. `header` is the first capture's
+/// (the table's classes and `-t`'s start come from it).
+fn start_renderer(
+    opts: &ReplayOptions,
+    shown: EventClasses,
+    header: Option<&CaptureHeader>,
+    out: &mut dyn Write,
+) -> Result<Box<dyn Renderer>, ReplayError> {
+    let mut renderer = render::renderer(RenderOptions {
+        format: opts.format,
+        classes: match header {
+            Some(header) => shown_classes(shown, header),
+            None => shown.iter().collect(),
+        },
+        capture_start_wall_ns: header.map_or(0, |header| header.start_wall_ns),
+        ..opts.render.clone()
+    });
+    renderer.begin(out).map_err(ReplayError::Output)?;
+    Ok(renderer)
+}
+
+/// Every input through the stream into the renderer (started with the
+/// first input's header if not yet). Returns the outcome and the inputs
+/// that were cut short.
+fn render_inputs(
+    opts: &ReplayOptions,
+    select: &StreamOptions,
+    inputs: &[PathBuf],
+    renderer: &mut Option<Box<dyn Renderer>>,
+    out: &mut dyn Write,
+) -> Result<(Outcome, Vec<String>), ReplayError> {
     let mut outcome = Outcome::Complete;
     let mut cut_short = Vec::new();
-
     for path in inputs {
         let input = input_name(path);
-        let mut stream = open_stream(path, &select)?;
+        let mut stream = open_stream(path, select)?;
         // A live view (record -o - | replay -) shows each frame as it
         // comes: flush before the reader may block on the pipe.
         let is_stdin = path.as_os_str() == "-";
-        let renderer = match &mut renderer {
+        let renderer = match &mut *renderer {
             Some(r) => r,
-            slot @ None => {
-                let header = stream.header();
-                let mut r = render::renderer(RenderOptions {
-                    format: opts.format,
-                    classes: shown_classes(select.filter.classes, header),
-                    capture_start_wall_ns: header.start_wall_ns,
-                    ..opts.render.clone()
-                });
-                r.begin(out).map_err(ReplayError::Output)?;
-                slot.insert(r)
-            }
+            slot @ None => slot.insert(start_renderer(
+                opts,
+                select.filter.classes,
+                Some(stream.header()),
+                out,
+            )?),
         };
+        renderer.input(&capture_identity(path, stream.header()));
         while let Some(item) = stream.next_item() {
             match item {
                 Item::Event(event) => renderer.event(&event, out).map_err(ReplayError::Output)?,
@@ -305,14 +391,5 @@ fn run_events(
             outcome = Outcome::Damaged;
         }
     }
-    if let Some(renderer) = renderer.as_mut() {
-        renderer.end(out).map_err(ReplayError::Output)?;
-    }
-    if opts.strict {
-        if let Some(input) = cut_short.into_iter().next() {
-            out.flush().map_err(ReplayError::Output)?;
-            return Err(ReplayError::CutShortStrict { input });
-        }
-    }
-    Ok(outcome)
+    Ok((outcome, cut_short))
 }

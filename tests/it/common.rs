@@ -258,6 +258,18 @@ pub fn raw_records(path: &Path) -> Vec<RawRecord> {
     records
 }
 
+/// The Python the tests run their checks with: the project's `.venv`
+/// (scripts/install-deps puts jsonschema, duckdb and pyarrow there), or
+/// `python3` from PATH.
+pub fn python() -> PathBuf {
+    let venv = repo().join(".venv/bin/python3");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
 /// Runs `replay ARGS...`; returns (exit code, stdout, stderr).
 pub fn replay(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(REPLAY)

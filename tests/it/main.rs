@@ -11,6 +11,8 @@ mod format;
 mod golden;
 #[cfg(feature = "record")]
 mod lineage;
+#[cfg(feature = "parquet")]
+mod parquet;
 #[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;

@@ -1,0 +1,449 @@
+//! One row group's values, column by column: [`ColumnBuffer`] collects the
+//! values and Parquet definition/repetition levels of one top-level column
+//! as rows come, then writes them as that column's leaf chunk(s) and is
+//! emptied for the next row group. Strings of a column share one byte buffer
+//! (no allocation per value).
+
+use super::schema::{Kind, Spec};
+use crate::event::MountAttr;
+use bytes::Bytes;
+use parquet::column::writer::{ColumnWriter, ColumnWriterImpl};
+use parquet::data_type::{ByteArray, DataType};
+use parquet::errors::{ParquetError, Result};
+use parquet::file::writer::SerializedRowGroupWriter;
+use std::io::Write;
+use std::ops::Range;
+
+/// The values of one top-level column, by physical type.
+#[derive(Debug)]
+enum Values {
+    Int32(Vec<i32>),
+    Int64(Vec<i64>),
+    Bool(Vec<bool>),
+    /// Strings, or the elements of lists of strings: all their bytes one
+    /// after the other, and where each ends.
+    Text {
+        data: Vec<u8>,
+        ends: Vec<usize>,
+    },
+    /// `struct mount_attr`'s four fields, one vector each.
+    Attr([Vec<i64>; 4]),
+}
+
+/// One top-level column of the row group being built.
+#[derive(Debug)]
+pub struct ColumnBuffer {
+    spec: Spec,
+    values: Values,
+    /// Definition levels, for an optional column or a list (else empty).
+    defs: Vec<i16>,
+    /// Repetition levels, for a list (else empty).
+    reps: Vec<i16>,
+    /// Reused between row groups: the strings handed to the column writer.
+    scratch: Vec<ByteArray>,
+    /// Rows this row group holds so far.
+    rows: usize,
+}
+
+/// A value pushed into a column whose type cannot hold it: a mismatch
+/// between the schema and the event model, which the tests rule out.
+fn mismatch(spec: &Spec, what: &str) -> ParquetError {
+    ParquetError::General(format!(
+        "column {} ({:?}) cannot hold {what}",
+        spec.name, spec.kind
+    ))
+}
+
+/// Appends `bytes` as UTF-8, each invalid sequence replaced by U+FFFD (as
+/// `String::from_utf8_lossy`, and as the JSON output does).
+fn push_lossy(data: &mut Vec<u8>, bytes: &[u8]) {
+    // Nearly every captured string is ASCII, which is checked a word at a
+    // time; the full UTF-8 check only for the rest.
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        data.extend_from_slice(bytes);
+        return;
+    }
+    for chunk in bytes.utf8_chunks() {
+        data.extend_from_slice(chunk.valid().as_bytes());
+        if !chunk.invalid().is_empty() {
+            data.extend_from_slice("\u{fffd}".as_bytes());
+        }
+    }
+}
+
+impl ColumnBuffer {
+    pub fn new(spec: Spec) -> ColumnBuffer {
+        let values = match spec.kind {
+            Kind::U32 | Kind::I32 => Values::Int32(Vec::new()),
+            Kind::U64 | Kind::I64 | Kind::Timestamp => Values::Int64(Vec::new()),
+            Kind::Bool => Values::Bool(Vec::new()),
+            Kind::Text | Kind::TextList | Kind::TextListNullable => Values::Text {
+                data: Vec::new(),
+                ends: Vec::new(),
+            },
+            Kind::Attr => Values::Attr(Default::default()),
+        };
+        ColumnBuffer {
+            spec,
+            values,
+            defs: Vec::new(),
+            reps: Vec::new(),
+            scratch: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    fn is_list(&self) -> bool {
+        matches!(self.spec.kind, Kind::TextList | Kind::TextListNullable)
+    }
+
+    /// Records that this row has a (non-null) value.
+    fn mark_present(&mut self) {
+        if self.spec.optional {
+            self.defs.push(1);
+        }
+        self.rows += 1;
+    }
+
+    /// This row has no value (the field does not apply, or JSON has null).
+    pub fn push_null(&mut self) -> Result<()> {
+        let rows = self.rows;
+        self.pad_nulls(rows + 1)
+    }
+
+    /// Nulls up to `rows` rows: the rows before this one that did not have
+    /// the field. Filling them in at once (here, and for the whole row group
+    /// before it is written) is cheaper than a null per row and column.
+    pub fn pad_nulls(&mut self, rows: usize) -> Result<()> {
+        let Some(missing) = rows.checked_sub(self.rows).filter(|&n| n > 0) else {
+            return Ok(());
+        };
+        if !self.spec.optional {
+            return Err(mismatch(&self.spec, "null"));
+        }
+        self.defs.resize(self.defs.len() + missing, 0);
+        if self.is_list() {
+            self.reps.resize(self.reps.len() + missing, 0);
+        }
+        self.rows = rows;
+        Ok(())
+    }
+
+    /// A string (lossy UTF-8), or null for `None`.
+    pub fn push_text(&mut self, text: Option<&[u8]>) -> Result<()> {
+        let Some(bytes) = text else {
+            return self.push_null();
+        };
+        match (&mut self.values, self.spec.kind) {
+            (Values::Text { data, ends }, Kind::Text) => {
+                push_lossy(data, bytes);
+                ends.push(data.len());
+            }
+            _ => return Err(mismatch(&self.spec, "a string")),
+        }
+        self.mark_present();
+        Ok(())
+    }
+
+    /// A string known to be valid UTF-8.
+    pub fn push_str(&mut self, text: &str) -> Result<()> {
+        match (&mut self.values, self.spec.kind) {
+            (Values::Text { data, ends }, Kind::Text) => {
+                data.extend_from_slice(text.as_bytes());
+                ends.push(data.len());
+            }
+            _ => return Err(mismatch(&self.spec, "a string")),
+        }
+        self.mark_present();
+        Ok(())
+    }
+
+    /// A signed integer (or a timestamp, in ns since the epoch).
+    pub fn push_signed(&mut self, value: i64) -> Result<()> {
+        match (&mut self.values, self.spec.kind) {
+            (Values::Int64(values), Kind::I64 | Kind::Timestamp) => values.push(value),
+            (Values::Int32(values), Kind::I32) => match i32::try_from(value) {
+                Ok(value) => values.push(value),
+                Err(_) => return Err(mismatch(&self.spec, "a value past 32 bits")),
+            },
+            _ => return Err(mismatch(&self.spec, "a signed integer")),
+        }
+        self.mark_present();
+        Ok(())
+    }
+
+    /// An unsigned integer. Parquet keeps unsigned values in the signed
+    /// physical type of their width, bit for bit.
+    pub fn push_unsigned(&mut self, value: u64) -> Result<()> {
+        match (&mut self.values, self.spec.kind) {
+            (Values::Int64(values), Kind::U64) => values.push(value as i64),
+            (Values::Int64(values), Kind::I64) => match i64::try_from(value) {
+                Ok(value) => values.push(value),
+                Err(_) => return Err(mismatch(&self.spec, "a value past 63 bits")),
+            },
+            (Values::Int32(values), Kind::U32) => match u32::try_from(value) {
+                Ok(value) => values.push(value as i32),
+                Err(_) => return Err(mismatch(&self.spec, "a value past 32 bits")),
+            },
+            _ => return Err(mismatch(&self.spec, "an unsigned integer")),
+        }
+        self.mark_present();
+        Ok(())
+    }
+
+    pub fn push_bool(&mut self, value: bool) -> Result<()> {
+        match &mut self.values {
+            Values::Bool(values) => values.push(value),
+            _ => return Err(mismatch(&self.spec, "a boolean")),
+        }
+        self.mark_present();
+        Ok(())
+    }
+
+    /// A list of strings; a `None` element is a null element (only in a
+    /// list whose elements may be null).
+    pub fn push_list<'a>(&mut self, items: impl Iterator<Item = Option<&'a [u8]>>) -> Result<()> {
+        let nullable = match self.spec.kind {
+            Kind::TextListNullable => true,
+            Kind::TextList => false,
+            _ => return Err(mismatch(&self.spec, "a list")),
+        };
+        let Values::Text { data, ends } = &mut self.values else {
+            return Err(mismatch(&self.spec, "a list"));
+        };
+        // The levels of the standard three-level list: the list itself
+        // (when optional), the repeated group, the element (when optional).
+        let empty = i16::from(self.spec.optional);
+        let null_element = empty + 1;
+        let element = null_element + i16::from(nullable);
+        let mut rep = 0;
+        for item in items {
+            match item {
+                Some(bytes) => {
+                    push_lossy(data, bytes);
+                    ends.push(data.len());
+                    self.defs.push(element);
+                }
+                None if nullable => self.defs.push(null_element),
+                None => return Err(mismatch(&self.spec, "a null element")),
+            }
+            self.reps.push(rep);
+            rep = 1;
+        }
+        if rep == 0 {
+            self.defs.push(empty);
+            self.reps.push(0);
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// mount_setattr's `struct mount_attr`, or null.
+    pub fn push_attr(&mut self, attr: Option<MountAttr>) -> Result<()> {
+        let Some(attr) = attr else {
+            return self.push_null();
+        };
+        match &mut self.values {
+            Values::Attr(fields) => {
+                let values = [
+                    attr.attr_set,
+                    attr.attr_clr,
+                    attr.propagation,
+                    attr.userns_fd,
+                ];
+                for (field, value) in fields.iter_mut().zip(values) {
+                    field.push(value as i64);
+                }
+            }
+            _ => return Err(mismatch(&self.spec, "a mount_attr")),
+        }
+        self.mark_present();
+        Ok(())
+    }
+
+    /// The definition level of a present leaf value.
+    fn max_def(&self) -> i16 {
+        let optional = i16::from(self.spec.optional);
+        match self.spec.kind {
+            // The list, its repeated group, the element.
+            Kind::TextListNullable => optional + 2,
+            Kind::TextList => optional + 1,
+            _ => optional,
+        }
+    }
+
+    /// The row group cut into batches of about [`BATCH`] levels, each
+    /// ending where a row ends.
+    fn batches(&self, values: usize) -> Vec<Batch> {
+        let has_defs = self.spec.optional || self.is_list();
+        let levels = if has_defs { self.defs.len() } else { values };
+        let max_def = self.max_def();
+        let mut batches = Vec::with_capacity(levels / BATCH + 1);
+        let (mut level, mut value) = (0, 0);
+        while level < levels {
+            let mut end = (level + BATCH).min(levels);
+            while self.reps.get(end).is_some_and(|&rep| rep != 0) {
+                end += 1;
+            }
+            let count = if has_defs {
+                self.defs[level..end]
+                    .iter()
+                    .filter(|&&def| def == max_def)
+                    .count()
+            } else {
+                end - level
+            };
+            batches.push(Batch {
+                levels: level..end,
+                values: value..value + count,
+            });
+            (level, value) = (end, value + count);
+        }
+        batches
+    }
+
+    /// Writes the row group's values as this column's leaf chunk(s) (one,
+    /// or one per field for `attr`) and empties the buffer.
+    pub fn write<W: Write + Send>(
+        &mut self,
+        group: &mut SerializedRowGroupWriter<'_, W>,
+    ) -> Result<()> {
+        let count = match &self.values {
+            Values::Int32(values) => values.len(),
+            Values::Int64(values) => values.len(),
+            Values::Bool(values) => values.len(),
+            Values::Text { ends, .. } => ends.len(),
+            Values::Attr(fields) => fields[0].len(),
+        };
+        let batches = self.batches(count);
+        let levels = Levels {
+            defs: (self.spec.optional || self.is_list()).then_some(&self.defs[..]),
+            reps: self.is_list().then_some(&self.reps[..]),
+        };
+        let spec = self.spec;
+        match &self.values {
+            Values::Int32(values) => leaf(group, |writer| match writer {
+                ColumnWriter::Int32ColumnWriter(typed) => {
+                    write_batches(typed, values, levels, &batches)
+                }
+                _ => Err(mismatch(&spec, "int32 values")),
+            })?,
+            Values::Int64(values) => leaf(group, |writer| match writer {
+                ColumnWriter::Int64ColumnWriter(typed) => {
+                    write_batches(typed, values, levels, &batches)
+                }
+                _ => Err(mismatch(&spec, "int64 values")),
+            })?,
+            Values::Bool(values) => leaf(group, |writer| match writer {
+                ColumnWriter::BoolColumnWriter(typed) => {
+                    write_batches(typed, values, levels, &batches)
+                }
+                _ => Err(mismatch(&spec, "boolean values")),
+            })?,
+            Values::Text { data, ends } => {
+                // One shared buffer; each value a slice of it (no copy).
+                let all = Bytes::copy_from_slice(data);
+                let scratch = &mut self.scratch;
+                leaf(group, |writer| {
+                    let ColumnWriter::ByteArrayColumnWriter(typed) = writer else {
+                        return Err(mismatch(&spec, "strings"));
+                    };
+                    for batch in &batches {
+                        scratch.clear();
+                        let mut start = match batch.values.start {
+                            0 => 0,
+                            first => ends[first - 1],
+                        };
+                        for &end in &ends[batch.values.clone()] {
+                            scratch.push(ByteArray::from(all.slice(start..end)));
+                            start = end;
+                        }
+                        let (defs, reps) = levels.of(batch);
+                        typed.write_batch(scratch, defs, reps)?;
+                    }
+                    scratch.clear();
+                    Ok(())
+                })?;
+            }
+            Values::Attr(fields) => {
+                for field in fields {
+                    leaf(group, |writer| match writer {
+                        ColumnWriter::Int64ColumnWriter(typed) => {
+                            write_batches(typed, field, levels, &batches)
+                        }
+                        _ => Err(mismatch(&spec, "int64 values")),
+                    })?;
+                }
+            }
+        }
+        self.clear();
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        match &mut self.values {
+            Values::Int32(values) => values.clear(),
+            Values::Int64(values) => values.clear(),
+            Values::Bool(values) => values.clear(),
+            Values::Text { data, ends } => {
+                data.clear();
+                ends.clear();
+            }
+            Values::Attr(fields) => fields.iter_mut().for_each(Vec::clear),
+        }
+        self.defs.clear();
+        self.reps.clear();
+        self.rows = 0;
+    }
+}
+
+/// Levels and values go to the column writer in batches of about this many
+/// levels, so that the strings' `ByteArray` handles need a small buffer.
+const BATCH: usize = 4096;
+
+/// One batch: a range of levels, and the range of values among them.
+#[derive(Debug)]
+struct Batch {
+    levels: Range<usize>,
+    values: Range<usize>,
+}
+
+/// A column's definition and repetition levels (`None` when it has none).
+#[derive(Debug, Clone, Copy)]
+struct Levels<'a> {
+    defs: Option<&'a [i16]>,
+    reps: Option<&'a [i16]>,
+}
+
+impl<'a> Levels<'a> {
+    fn of(&self, batch: &Batch) -> (Option<&'a [i16]>, Option<&'a [i16]>) {
+        let cut = |levels: &'a [i16]| &levels[batch.levels.clone()];
+        (self.defs.map(cut), self.reps.map(cut))
+    }
+}
+
+/// Writes `values` and their levels batch by batch.
+fn write_batches<T: DataType>(
+    typed: &mut ColumnWriterImpl<'_, T>,
+    values: &[T::T],
+    levels: Levels<'_>,
+    batches: &[Batch],
+) -> Result<()> {
+    for batch in batches {
+        let (defs, reps) = levels.of(batch);
+        typed.write_batch(&values[batch.values.clone()], defs, reps)?;
+    }
+    Ok(())
+}
+
+/// Writes one leaf column chunk of the row group with `write`.
+fn leaf<W: Write + Send>(
+    group: &mut SerializedRowGroupWriter<'_, W>,
+    write: impl FnOnce(&mut ColumnWriter<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut column = group.next_column()?.ok_or_else(|| {
+        ParquetError::General("the schema has fewer columns than the rows".into())
+    })?;
+    write(column.untyped())?;
+    column.close()
+}
