@@ -331,9 +331,12 @@ pub fn run_expect(opts: &ExpectOptions) -> Result<(), DiffError> {
     } else {
         expect::write_text(&mut out, &loaded.forest, &session.lines)
     };
-    written
-        .and_then(|_| out.flush())
-        .map_err(DiffError::Output)?;
+    match written.and_then(|_| out.flush()) {
+        Ok(()) => {}
+        // `replay --expect-file - cap | head`: the reader has what it wanted.
+        Err(err) if is_broken_pipe(&err) => return Ok(()),
+        Err(err) => return Err(DiffError::Output(err)),
+    }
     let (procs, calls) = loaded.forest.totals();
     eprintln!(
         "replay: wrote the expectation of {} to {output_name} ({procs} processes, {calls} calls)",

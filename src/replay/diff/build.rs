@@ -51,6 +51,10 @@ struct Node {
 pub struct TreeBuilder {
     nodes: Vec<Node>,
     by_identity: HashMap<Identity, usize>,
+    /// Processes seen by pid alone so far (their events came before the
+    /// capture said when they started: a process older than the capture
+    /// without a snapshot, until its first fork or exit record names it).
+    unknown_start: HashMap<u32, usize>,
     /// The snapshot's processes by pid, to find a snapshot parent.
     snapshot: HashMap<u32, usize>,
     /// Reused for each line.
@@ -64,7 +68,7 @@ impl TreeBuilder {
 
     /// A process of the start snapshot (parents come before children).
     pub fn add_process(&mut self, session: &mut Session, info: &ProcessInfo) {
-        let index = self.node(session, (info.pid, Some(info.start_ns)), &info.comm);
+        let index = self.node(session, (info.pid, Some(info.start_ns)), &info.comm, true);
         if let Some(&parent) = self.snapshot.get(&info.ppid) {
             self.link(parent, index);
         }
@@ -83,17 +87,19 @@ impl TreeBuilder {
                 if *child_pid == event.pid {
                     return; // a thread: part of its process
                 }
-                let creator = self.node(session, id, &event.comm);
-                let child = self.node(session, (*child_pid, Some(*child_start_ns)), &event.comm);
+                let creator = self.node(session, id, &event.comm, true);
+                // A new process: never the earlier one of its pid.
+                let child_id = (*child_pid, Some(*child_start_ns));
+                let child = self.node(session, child_id, &event.comm, false);
                 self.link(creator, child);
             }
             Args::Exit { status, .. } => {
-                let index = self.node(session, id, &event.comm);
+                let index = self.node(session, id, &event.comm, true);
                 let line = session.line(&exit_line(*status));
                 self.nodes[index].draft.exit = Some(line);
             }
             _ => {
-                let index = self.node(session, id, &event.comm_before);
+                let index = self.node(session, id, &event.comm_before, true);
                 self.buf.clear();
                 let argv = push_call_line(&mut self.buf, event);
                 let line = session.line(&String::from_utf8_lossy(&self.buf));
@@ -115,10 +121,20 @@ impl TreeBuilder {
         }
     }
 
-    /// The draft of process `id`, made when first seen.
-    fn node(&mut self, session: &mut Session, id: Identity, name: &[u8]) -> usize {
+    /// The draft of process `id`, made when first seen. A process seen by
+    /// its own event (`own`) with a start time for the first time is the
+    /// one its pid's events without a start time came from, if any; a
+    /// fork's child is new, and ends that pid's unknown-start process.
+    fn node(&mut self, session: &mut Session, id: Identity, name: &[u8], own: bool) -> usize {
         if let Some(&index) = self.by_identity.get(&id) {
             return index;
+        }
+        if id.1.is_some() {
+            let earlier = self.unknown_start.remove(&id.0);
+            if let Some(index) = earlier.filter(|_| own) {
+                self.by_identity.insert(id, index);
+                return index;
+            }
         }
         let created_as = escape::comm_bytes(name).to_vec();
         let label = session.line(&label_line(&created_as));
@@ -131,6 +147,9 @@ impl TreeBuilder {
         });
         let index = self.nodes.len() - 1;
         self.by_identity.insert(id, index);
+        if id.1.is_none() {
+            self.unknown_start.insert(id.0, index);
+        }
         index
     }
 
@@ -409,6 +428,32 @@ pub(crate) mod tests {
             got[0].1,
             vec![r#"exec /bin/x [x "..." "?" "a\"b" "\xc3\xa9" ...]"#.to_string()]
         );
+    }
+
+    #[test]
+    fn events_before_the_start_is_known_are_the_same_process() {
+        // A process older than the capture (no snapshot): its exec comes
+        // before the fork record that tells its start time.
+        let storm = (50, 5);
+        let mut early = exec(storm, &["storm", "3"]);
+        early.proc_start_ns = None;
+        let got = lines_of(&[
+            early,
+            fork(storm, (51, 6)),
+            exec((51, 6), &["true"]),
+            exit((51, 6), 0),
+        ]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, "proc storm");
+        assert_eq!(got[0].1, vec!["exec /bin/storm [storm 3]".to_string()]);
+        assert_eq!(got[0].3, vec![1]);
+        // A fork's child with that pid is a new process, not the unknown one.
+        let mut unknown = exec((60, 0), &["old"]);
+        unknown.proc_start_ns = None;
+        let got = lines_of(&[unknown, fork((1, 1), (60, 9)), exec((60, 9), &["new"])]);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0].1, vec!["exec /bin/old [old]".to_string()]);
+        assert_eq!(got[2].1, vec!["exec /bin/new [new]".to_string()]);
     }
 
     #[test]
