@@ -601,6 +601,59 @@ rmdir "$d"
         );
     }
 
+    /// scripts/behaviour-diff, the README's CI example, as a CI job runs it.
+    #[test]
+    fn the_ci_script_writes_a_baseline_then_compares_with_it() {
+        if !common::require_root("the_ci_script_writes_a_baseline_then_compares_with_it") {
+            return;
+        }
+        let _lock = common::bpf_lock();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = Path::new(common::RECORD)
+            .parent()
+            .expect("bin dir")
+            .to_path_buf();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let test = dir.path().join("test.sh");
+        let run = |script: &str| {
+            fs::write(&test, script).expect("write");
+            let out = Command::new(repo().join("scripts/behaviour-diff"))
+                .args(["expected.txt", "sh", s(&test)])
+                .current_dir(dir.path())
+                .env("PATH", &path)
+                .output()
+                .expect("run scripts/behaviour-diff");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            (
+                out.status.code().unwrap_or(-1),
+                text,
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let workload = "d=$(mktemp -d)\n/bin/ls \"$d\" > /dev/null\nrmdir \"$d\"\n";
+        let (code, _, err) = run(workload);
+        assert_eq!(code, 0, "{err}");
+        let expected =
+            fs::read_to_string(dir.path().join("expected.txt")).expect("a baseline written");
+        assert!(
+            expected.contains("    exec /bin/ls [/bin/ls /tmp/tmp.{rand}]\n"),
+            "{expected}"
+        );
+        assert!(dir.path().join("behaviour.snoop").exists());
+        let (code, out, err) = run(workload);
+        assert_eq!((code, out), (0, no_difference(&expected)), "{err}");
+        let (code, out, err) = run(&workload.replace("/bin/ls ", "/bin/ls -l "));
+        assert_eq!(code, 1, "{err}");
+        assert!(out.contains("-    exec /bin/ls [/bin/ls /tmp/tmp.{rand}]\n+    exec /bin/ls [/bin/ls -l /tmp/tmp.{rand}]\n"), "{out}");
+        // A failing command fails the job with its own status.
+        let (code, _, _) = run("exit 7\n");
+        assert_eq!(code, 7);
+    }
+
     #[test]
     fn a_reordered_parallel_child_is_no_difference() {
         if !common::require_root("a_reordered_parallel_child_is_no_difference") {
