@@ -129,7 +129,7 @@ struct Args {
     /// Write the capture's normalised behaviour to OUT as an expectation file for --diff (JSON when OUT ends in .json, or with --format json).
     #[arg(long = "expect-file", value_name = "OUT", conflicts_with_all = ["info", "tree"])]
     expect_file: Option<PathBuf>,
-    /// --diff, --expect-file: also rewrite what matches REGEX to REPLACEMENT in every line ($1 for a group; a = in REGEX is \x3D); repeatable.
+    /// --diff, --expect-file: also rewrite what matches REGEX to REPLACEMENT in every line, after its first word ($1 for a group; a = in REGEX is \x3D); repeatable.
     #[arg(long, value_name = "REGEX=REPLACEMENT", value_parser = diff::rewrite_rule)]
     normalize: Vec<Rewrite>,
     /// --diff, --expect-file: leave out processes (with what they started) whose proc or exec line matches REGEX, and mount-family calls that match; repeatable.

@@ -14,6 +14,7 @@
 //! [`MAX_DEPTH`] (counted, never silently). Memory: one entry per process and
 //! per distinct line and subtree.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -94,6 +95,18 @@ impl LineKind {
             _ => None,
         }
     }
+}
+
+/// A line's keyword (its first word and the space or `(` after it) and the rest.
+fn split_keyword(line: &str) -> (&str, &str) {
+    let word = line
+        .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+        .unwrap_or(line.len());
+    let end = match line.as_bytes().get(word) {
+        Some(b' ' | b'(') => word + 1,
+        _ => word,
+    };
+    line.split_at(end)
 }
 
 /// A process as a builder or reader made it, before [`Session::finish`].
@@ -235,10 +248,23 @@ impl Session {
         }
     }
 
-    /// Normalises and interns a line.
+    /// Normalises and interns a line. The rules see the line after its
+    /// keyword, so that none can change what kind of line it is; a line
+    /// break a rule put in is escaped, so that a line stays one line.
     pub fn line(&mut self, raw: &str) -> LineId {
-        let normalized = self.rules.normalizer.apply(raw);
-        self.lines.intern(&normalized)
+        let (keyword, rest) = split_keyword(raw);
+        match self.rules.normalizer.apply(rest) {
+            Cow::Borrowed(_) => self.lines.intern(raw),
+            Cow::Owned(rest) => {
+                let mut line = String::with_capacity(keyword.len() + rest.len());
+                line.push_str(keyword);
+                line.push_str(&rest);
+                if line.contains(['\n', '\r']) {
+                    line = line.replace('\n', "\\n").replace('\r', "\\r");
+                }
+                self.lines.intern(&line)
+            }
+        }
     }
 
     fn is_ignored(&mut self, line: LineId) -> bool {
@@ -590,6 +616,31 @@ mod tests {
         let f = s.finish(&d);
         assert_eq!(f.procs.len(), MAX_DEPTH);
         assert_eq!(f.too_deep, 5);
+    }
+
+    #[test]
+    fn rules_cannot_change_a_lines_kind_or_break_it() {
+        let rules = Rules {
+            normalizer: Normalizer {
+                builtin: true,
+                rewrites: vec![
+                    super::super::normalize::rewrite_rule("^.*$=x").expect("rule"),
+                    super::super::normalize::rewrite_rule("x=a\nb").expect("rule"),
+                ],
+            },
+            ..Rules::default()
+        };
+        let mut s = Session::new(rules);
+        for (raw, want) in [
+            ("proc sh", "proc a\\nb"),
+            ("exec /bin/ls [ls /tmp/tmp.AbCdEfGhIj]", "exec a\\nb"),
+            (r#"umount("/x", 0x0) = 0"#, "umount(a\\nb"),
+            ("exit 0", "exit a\\nb"),
+        ] {
+            let id = s.line(raw);
+            assert_eq!(s.lines.text(id), want);
+            assert_eq!(LineKind::of(s.lines.text(id)), LineKind::of(raw));
+        }
     }
 
     #[test]

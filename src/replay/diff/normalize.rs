@@ -19,7 +19,8 @@
 //!   digit (ids, hashes, long numbers such as timestamps) → `{hex}`.
 //!
 //! Then the user's `--normalize REGEX=REPLACEMENT` rules, in the order given,
-//! on the whole line. The markers do not match the rules again, so
+//! on the line after its keyword (see `model::Session::line`). The markers
+//! do not match the built-in rules again, so
 //! normalising twice gives what normalising once gave: an expectation file,
 //! already normalised, is read through the same rules.
 
