@@ -6,7 +6,7 @@
 //! reordered parallel child, and the random directory of `mktemp -d` in argv.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -300,6 +300,7 @@ fn bad_diff_arguments_are_usage_errors() {
 #[cfg(feature = "record")]
 mod recorded {
     use super::*;
+    use std::path::PathBuf;
     use std::process::Command;
     use std::sync::OnceLock;
 
