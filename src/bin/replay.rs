@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
 use regex::bytes::Regex;
 
 use snoopcap::event::EventClasses;
 use snoopcap::render::{Format, RenderOptions};
+use snoopcap::replay::diff::{self, Normalizer, Rewrite, Rules};
 use snoopcap::replay::{self, args, Filter, Outcome, ReplayOptions, StreamOptions, TimeSpec};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -36,6 +37,8 @@ enum FormatArg {
   replay --format json cap.snoop       # JSON Lines, one object per event
   replay --format parquet -o cap.parquet cap.snoop   # Parquet, for DuckDB, Spark...
   replay --info cap.snoop              # header and statistics
+  replay --expect-file expected.txt cap.snoop  # a behavioural baseline
+  replay --diff expected.txt new.snoop # what changed (exit 0 same, 1 different, 2 trouble)
   record -o - | replay -               # live view"
 )]
 struct Args {
@@ -125,6 +128,23 @@ struct Args {
     /// CSV: write cells as captured, without neutralising spreadsheet formulas.
     #[arg(long = "csv-raw")]
     csv_raw: bool,
+
+    /// Compare the behaviour (process tree, execs, mount-family calls, exits) of NEW with BASELINE (a capture or an expectation file); exit 0 same, 1 different, 2 trouble.
+    #[arg(long, num_args = 2, value_names = ["BASELINE", "NEW"],
+          conflicts_with_all = ["files", "info", "tree", "expect_file"])]
+    diff: Option<Vec<PathBuf>>,
+    /// Write the capture's normalised behaviour to OUT as an expectation file for --diff (JSON when OUT ends in .json, or with --format json).
+    #[arg(long = "expect-file", value_name = "OUT", conflicts_with_all = ["info", "tree"])]
+    expect_file: Option<PathBuf>,
+    /// --diff, --expect-file: also rewrite what matches REGEX to REPLACEMENT in every line, after its first word ($1 for a group; a = in REGEX is \x3D); repeatable.
+    #[arg(long, value_name = "REGEX=REPLACEMENT", value_parser = diff::rewrite_rule)]
+    normalize: Vec<Rewrite>,
+    /// --diff, --expect-file: leave out processes (with what they started) whose proc or exec line matches REGEX, and mount-family calls that match; repeatable.
+    #[arg(long, value_name = "REGEX", value_parser = diff::line_regex)]
+    ignore: Vec<regex::Regex>,
+    /// --diff, --expect-file: no built-in normalisation (of mktemp names, ids, /proc/PID).
+    #[arg(long = "no-normalize")]
+    no_normalize: bool,
 }
 
 impl Args {
@@ -180,16 +200,124 @@ impl Args {
     }
 }
 
+/// What a `--diff` or `--expect-file` run was asked to do.
+enum DiffJob {
+    Diff(diff::DiffOptions),
+    Expect(diff::ExpectOptions),
+}
+
+/// The diff options, taken out of [`Args`] before the rest becomes [`ReplayOptions`].
+struct DiffArgs {
+    diff: Option<Vec<PathBuf>>,
+    expect_file: Option<PathBuf>,
+    json: bool,
+    rules: Rules,
+}
+
+fn usage_error(message: &str) -> clap::Error {
+    Args::command().error(clap::error::ErrorKind::ArgumentConflict, message)
+}
+
+impl Args {
+    /// The diff options when `--diff` or `--expect-file` is given; a usage
+    /// error when they are misused.
+    fn take_diff_args(&mut self) -> Result<Option<DiffArgs>, clap::Error> {
+        if self.diff.is_none() && self.expect_file.is_none() {
+            if !self.normalize.is_empty() || !self.ignore.is_empty() || self.no_normalize {
+                return Err(usage_error(
+                    "--normalize, --ignore and --no-normalize go with --diff or --expect-file",
+                ));
+            }
+            return Ok(None);
+        }
+        if matches!(self.format, FormatArg::Csv) {
+            return Err(usage_error(
+                "--diff and --expect-file write text or JSON, not CSV",
+            ));
+        }
+        Ok(Some(DiffArgs {
+            diff: self.diff.take(),
+            expect_file: self.expect_file.take(),
+            json: matches!(self.format, FormatArg::Json),
+            rules: Rules {
+                normalizer: Normalizer {
+                    builtin: !self.no_normalize,
+                    rewrites: std::mem::take(&mut self.normalize),
+                },
+                ignore: std::mem::take(&mut self.ignore),
+                classes: self.events.unwrap_or(EventClasses::ALL),
+            },
+        }))
+    }
+}
+
+impl DiffArgs {
+    /// The job, with replay's selection (filters, --strict) from `options`.
+    fn into_job(self, options: ReplayOptions) -> Result<DiffJob, clap::Error> {
+        if let Some(mut paths) = self.diff {
+            let (Some(new), Some(baseline)) = (paths.pop(), paths.pop()) else {
+                return Err(usage_error("--diff takes BASELINE and NEW"));
+            };
+            return Ok(DiffJob::Diff(diff::DiffOptions {
+                baseline,
+                new,
+                json: self.json,
+                rules: self.rules,
+                select: options.select,
+                strict: options.strict,
+            }));
+        }
+        let output = self.expect_file.unwrap_or_default();
+        let [input] = <[PathBuf; 1]>::try_from(options.inputs).map_err(|_| {
+            usage_error("--expect-file OUT takes one capture (replay --expect-file OUT CAPTURE)")
+        })?;
+        let json = self.json || output.extension().is_some_and(|e| e == "json");
+        Ok(DiffJob::Expect(diff::ExpectOptions {
+            input,
+            output,
+            json,
+            rules: self.rules,
+            select: options.select,
+            strict: options.strict,
+        }))
+    }
+}
+
 fn run(options: &ReplayOptions) -> Result<Outcome> {
     Ok(replay::run(options)?)
 }
 
+/// Runs a diff job: exit 0 same, 1 different, 2 trouble (as diff(1)).
+fn run_diff_job(job: &DiffJob) -> ExitCode {
+    let result = match job {
+        DiffJob::Diff(options) => diff::run_diff(options).map(|verdict| match verdict {
+            diff::Verdict::Same => ExitCode::SUCCESS,
+            diff::Verdict::Different => ExitCode::FAILURE,
+        }),
+        DiffJob::Expect(options) => diff::run_expect(options).map(|()| ExitCode::SUCCESS),
+    };
+    result.unwrap_or_else(|err| {
+        eprintln!("replay: {err}");
+        ExitCode::from(2)
+    })
+}
+
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let mut args = match Args::try_parse() {
         Ok(args) => args,
         Err(err) => return args::usage_exit("replay", &err),
     };
+    let diff_args = match args.take_diff_args() {
+        Ok(diff_args) => diff_args,
+        Err(err) => return args::usage_exit("replay", &err),
+    };
     let options = args.into_options();
+    if let Some(diff_args) = diff_args {
+        return match diff_args.into_job(options) {
+            Ok(job) => run_diff_job(&job),
+            Err(err) => args::usage_exit("replay", &err),
+        };
+    }
     if let Err(reason) = check_output(&options) {
         eprintln!("replay: {reason}");
         return ExitCode::from(args::USAGE_EXIT);

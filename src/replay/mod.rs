@@ -1,13 +1,15 @@
 //! The replay side: `decode` (raw records to typed records), `reassemble`
 //! (entry/exit pairing), `filter`, `stream` (the one event stream every
 //! consumer reads captures through), `info` (`--info`), `args` (option values
-//! checked before any input is opened), and here `replay`'s job: open the
+//! checked before any input is opened), `diff` (`--diff`, `--expect-file`:
+//! behavioural comparison of runs), and here `replay`'s job: open the
 //! inputs (files or stdin) and the output (`-o FILE` or stdout), run each
 //! input through the stream into a renderer, and say on stderr what was
 //! lost, unpaired, cut short or damaged.
 
 pub mod args;
 pub mod decode;
+pub mod diff;
 pub mod filter;
 pub mod info;
 pub mod lineage;

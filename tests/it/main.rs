@@ -7,6 +7,7 @@ mod coexist;
 mod common;
 #[cfg(feature = "record")]
 mod containers;
+mod diff;
 mod format;
 mod golden;
 #[cfg(feature = "record")]
