@@ -1,4 +1,4 @@
-//! `replay`: turn capture files into execsnoop/mountsnoop tables, CSV or JSON.
+//! `replay`: turn capture files into execsnoop/mountsnoop tables, CSV, JSON or a Perfetto trace.
 //! Argument parsing and exit codes only; the work is in `snoopcap::replay`.
 //! Every option value is checked as it is parsed (`snoopcap::replay::args`),
 //! before any input is opened: a bad one exits 2 with one line.
@@ -19,6 +19,7 @@ enum FormatArg {
     Table,
     Csv,
     Json,
+    Perfetto,
 }
 
 /// Replay snoopcap captures as bcc's execsnoop/mountsnoop would have printed them, or as CSV or JSON Lines.
@@ -31,6 +32,7 @@ enum FormatArg {
   replay cap.snoop                     # execsnoop/mountsnoop tables
   replay -T -x cap.snoop               # with times, including failed execs
   replay --format json cap.snoop       # JSON Lines, one object per event
+  replay --format perfetto -o cap.pftrace cap.snoop   # for ui.perfetto.dev
   replay --info cap.snoop              # header and statistics
   record -o - | replay -               # live view"
 )]
@@ -38,9 +40,12 @@ struct Args {
     /// Capture files; none or - reads stdin.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Output format.
+    /// Output format (perfetto: a Perfetto protobuf trace, for ui.perfetto.dev).
     #[arg(long, value_enum, default_value = "table")]
     format: FormatArg,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Comma list of event classes to show: exec, mount (default: all in the capture).
     #[arg(long, value_name = "LIST", value_parser = args::event_classes)]
     events: Option<EventClasses>,
@@ -127,10 +132,12 @@ impl Args {
             FormatArg::Table => Format::Table,
             FormatArg::Csv => Format::Csv,
             FormatArg::Json => Format::Json,
+            FormatArg::Perfetto => Format::Perfetto,
         };
         ReplayOptions {
             inputs: self.files,
             format,
+            output: self.output,
             events: self.events,
             info: self.info,
             tree: self.tree,

@@ -9,6 +9,8 @@
 //!   `mountsnoop` (mount family) print, plus terminal safety.
 //! - [`csv`](self::csv): one fixed wide column set, spreadsheet-safe.
 //! - [`json`]: JSON Lines, one object per event.
+//! - [`perfetto`]: a Perfetto protobuf trace (process tree, exec images,
+//!   mount-family calls, exits, loss), for ui.perfetto.dev.
 //!
 //! The renderers keep their line buffers between events and write each
 //! event with one `write_all`, so wrap a slow `Write` in a `BufWriter`.
@@ -20,10 +22,13 @@ pub mod fields;
 pub mod flags;
 pub mod json;
 pub mod num;
+pub mod perfetto;
 pub mod table;
 pub mod time;
 
 use crate::event::{Event, EventClass};
+use crate::format::{CaptureHeader, ProcessInfo};
+use crate::replay::stream::{Summary, Warning};
 use std::io::{self, Write};
 
 /// `--format`.
@@ -33,6 +38,8 @@ pub enum Format {
     Table,
     Csv,
     Json,
+    /// A Perfetto protobuf trace (binary).
+    Perfetto,
 }
 
 impl Format {
@@ -41,6 +48,7 @@ impl Format {
             Format::Table => "table",
             Format::Csv => "csv",
             Format::Json => "json",
+            Format::Perfetto => "perfetto",
         }
     }
 }
@@ -53,6 +61,7 @@ impl std::str::FromStr for Format {
             "table" => Ok(Format::Table),
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
+            "perfetto" => Ok(Format::Perfetto),
             other => Err(UnknownFormat(other.to_string())),
         }
     }
@@ -60,7 +69,7 @@ impl std::str::FromStr for Format {
 
 /// A `--format` value that is not `table`, `csv` or `json`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown output format {0:?} (expected table, csv or json)")]
+#[error("unknown output format {0:?} (expected table, csv, json or perfetto)")]
 pub struct UnknownFormat(pub String);
 
 /// How to render. Only `format` and `csv_raw` matter to CSV/JSON (and
@@ -119,6 +128,31 @@ pub trait Renderer {
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()>;
     /// Writes what comes after the last event, and flushes `out`.
     fn end(&mut self, out: &mut dyn Write) -> io::Result<()>;
+
+    /// A capture begins (after `begin`, before its items; once per input).
+    /// An error of kind `InvalidInput` means the renderer cannot take this
+    /// capture after the ones before it. Only renderers that show the
+    /// capture itself (Perfetto) use it.
+    fn capture_start(&mut self, _header: &CaptureHeader, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A process of the capture's start snapshot (lineage for renderers
+    /// that draw the process tree).
+    fn process(&mut self, _info: &ProcessInfo, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A warning about the input, where the stream met it (it is also
+    /// printed on stderr).
+    fn input_warning(&mut self, _warning: &Warning, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A capture ended: what was lost, unpaired or cut short in it.
+    fn capture_end(&mut self, _summary: &Summary, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The renderer for `options.format`.
@@ -127,6 +161,7 @@ pub fn renderer(options: RenderOptions) -> Box<dyn Renderer> {
         Format::Table => Box::new(table::TableRenderer::new(options)),
         Format::Csv => Box::new(csv::CsvRenderer::new(options)),
         Format::Json => Box::new(json::JsonRenderer::new(options)),
+        Format::Perfetto => Box::new(perfetto::PerfettoRenderer::new(options)),
     }
 }
 

@@ -33,6 +33,8 @@ pub struct ReplayOptions {
     /// Inputs; empty or `-` means stdin.
     pub inputs: Vec<PathBuf>,
     pub format: Format,
+    /// `-o FILE`: write the output there instead of stdout.
+    pub output: Option<PathBuf>,
     /// `--events`: the classes to show (`None`: all the first capture recorded).
     pub events: Option<EventClasses>,
     pub info: bool,
@@ -54,6 +56,7 @@ impl Default for ReplayOptions {
         ReplayOptions {
             inputs: Vec::new(),
             format: Format::Table,
+            output: None,
             events: None,
             info: false,
             tree: false,
@@ -105,6 +108,12 @@ pub enum ReplayError {
     CutShortStrict { input: String },
     #[error("writing output failed: {0}")]
     Output(io::Error),
+    #[error("{path}: {source}")]
+    CreateOutput { path: String, source: io::Error },
+    #[error("{input}: {reason}")]
+    Unsupported { input: String, reason: String },
+    #[error("{0} output is binary: give -o FILE, or redirect stdout to a file or a pipe")]
+    BinaryToTerminal(&'static str),
 }
 
 /// How a replay ended, for the exit status.
@@ -168,8 +177,7 @@ pub fn run(opts: &ReplayOptions) -> Result<Outcome, ReplayError> {
     } else {
         opts.inputs.clone()
     };
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(128 * 1024, stdout.lock());
+    let mut out = BufWriter::with_capacity(128 * 1024, open_output(opts)?);
     let result = if opts.info {
         info::run(opts, &inputs, &mut out)
     } else if opts.tree {
@@ -183,6 +191,37 @@ pub fn run(opts: &ReplayOptions) -> Result<Outcome, ReplayError> {
         (Ok(_), Err(err)) if is_broken_pipe(&err) => Ok(Outcome::Complete),
         (Ok(_), Err(err)) => Err(ReplayError::Output(err)),
         (result, _) => result,
+    }
+}
+
+/// Where the output goes: `-o FILE` (created with mode 0600, as captures
+/// are: the output holds their command lines), else stdout (not a
+/// terminal, for a binary format).
+fn open_output(opts: &ReplayOptions) -> Result<Box<dyn Write>, ReplayError> {
+    use std::io::IsTerminal;
+    use std::os::unix::fs::OpenOptionsExt;
+    match &opts.output {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|source| ReplayError::CreateOutput {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            Ok(Box::new(file))
+        }
+        None => {
+            let stdout = io::stdout();
+            let binary = opts.format == Format::Perfetto && !opts.info && !opts.tree;
+            if binary && stdout.is_terminal() {
+                return Err(ReplayError::BinaryToTerminal(opts.format.name()));
+            }
+            Ok(Box::new(stdout.lock()))
+        }
     }
 }
 
@@ -286,15 +325,33 @@ fn run_events(
                 slot.insert(r)
             }
         };
+        renderer
+            .capture_start(stream.header(), out)
+            .map_err(|err| match err.kind() {
+                io::ErrorKind::InvalidInput => ReplayError::Unsupported {
+                    input: input.clone(),
+                    reason: err.to_string(),
+                },
+                _ => ReplayError::Output(err),
+            })?;
         while let Some(item) = stream.next_item() {
             match item {
                 Item::Event(event) => renderer.event(&event, out).map_err(ReplayError::Output)?,
-                Item::Warning(warning) => warn(&input, warning),
+                Item::Warning(warning) => {
+                    renderer
+                        .input_warning(&warning, out)
+                        .map_err(ReplayError::Output)?;
+                    warn(&input, warning);
+                }
+                Item::Process(info) => renderer.process(&info, out).map_err(ReplayError::Output)?,
                 Item::EndOfFrame if is_stdin => out.flush().map_err(ReplayError::Output)?,
-                Item::Record(_) | Item::Process(_) | Item::EndOfFrame => {}
+                Item::Record(_) | Item::EndOfFrame => {}
             }
         }
         let summary = stream.finish();
+        renderer
+            .capture_end(&summary, out)
+            .map_err(ReplayError::Output)?;
         for line in summary.end_warnings(opts.strict) {
             warn(&input, line);
         }

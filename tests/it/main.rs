@@ -10,6 +10,7 @@ mod format;
 mod golden;
 #[cfg(feature = "record")]
 mod lineage;
+mod perfetto;
 #[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;
