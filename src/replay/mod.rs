@@ -199,14 +199,16 @@ pub fn run(opts: &ReplayOptions) -> Result<Outcome, ReplayError> {
 /// terminal, for a binary format).
 fn open_output(opts: &ReplayOptions) -> Result<Box<dyn Write>, ReplayError> {
     use std::io::IsTerminal;
-    use std::os::unix::fs::OpenOptionsExt;
     match &opts.output {
         Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let file = options
                 .open(path)
                 .map_err(|source| ReplayError::CreateOutput {
                     path: path.display().to_string(),

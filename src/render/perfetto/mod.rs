@@ -50,10 +50,10 @@ use self::proto::field;
 use super::errno;
 use super::escape::comm_bytes;
 use super::fields::SyscallFields;
-use super::fields::{captured_attr, captured_text, push_identity, Column, FieldValue};
+use super::fields::{captured_attr, captured_text, Column, FieldValue};
 use super::time::Rfc3339Formatter;
 use super::{RenderOptions, Renderer};
-use crate::event::{Args, Event, Syscall};
+use crate::event::{Args, Comm, Event, Syscall};
 use crate::format::{CaptureHeader, ProcessInfo};
 use crate::replay::stream::{Summary, Warning};
 
@@ -67,6 +67,15 @@ pub const MAX_INTERNED: usize = 1 << 16;
 /// top-level track (trace_processor drops tracks more than 100 ancestors
 /// deep, threads are one level below their process).
 pub const MAX_DEPTH: u32 = 64;
+
+/// Most live processes, and most live threads, kept: past that the half
+/// seen longest ago is forgotten (a capture without process exits, such as
+/// one recorded without `--events proc`, never says they ended). A
+/// forgotten process that shows up again gets a new track.
+pub const MAX_LIVE: usize = 1 << 16;
+
+/// Most thread ids a process remembers for cleaning up at its exit.
+const MAX_TIDS: usize = 1 << 10;
 
 /// Annotation names beyond the JSON columns.
 const TRUNCATED: usize = Column::COUNT;
@@ -129,6 +138,13 @@ struct Interner {
     strings: FxMap<Box<[u8]>, u64>,
     /// Encoded `InternedData` entries for the packet being built.
     pending: Vec<u8>,
+    /// The latest command names interned as string values, and their iids:
+    /// an event's `comm` and `pcomm` are mostly its predecessor's.
+    recent_comms: [(Comm, u64); 4],
+    next_recent: usize,
+    /// The same for event names.
+    recent_names: [(Comm, u64); 4],
+    next_recent_name: usize,
 }
 
 impl Interner {
@@ -190,11 +206,48 @@ impl Interner {
     }
 
     fn event_name(&mut self, name: &[u8]) -> u64 {
+        // Short names (syscalls, commands) are looked up among the latest
+        // ones first.
+        let key = (name.len() <= 16 && !name.contains(&0)).then(|| Comm::from_bytes(name));
+        if let Some(key) = key {
+            if let Some(&(_, iid)) = self
+                .recent_names
+                .iter()
+                .find(|(c, iid)| *iid != 0 && *c == key)
+            {
+                return iid;
+            }
+        }
+        let iid = self.event_name_slow(name);
+        if let Some(key) = key {
+            self.recent_names[self.next_recent_name] = (key, iid);
+            self.next_recent_name = (self.next_recent_name + 1) % self.recent_names.len();
+        }
+        iid
+    }
+
+    fn event_name_slow(&mut self, name: &[u8]) -> u64 {
         if let Some(&iid) = self.event_names.get(name) {
             return iid;
         }
         let iid = self.add(field::interned::EVENT_NAMES, name);
         self.event_names.insert(name.into(), iid);
+        iid
+    }
+
+    /// A command name as a string value: the [`Interner::string`] of its
+    /// bytes, looked up among the latest ones first.
+    fn comm(&mut self, key: Comm) -> u64 {
+        if let Some(&(_, iid)) = self
+            .recent_comms
+            .iter()
+            .find(|(c, iid)| *iid != 0 && *c == key)
+        {
+            return iid;
+        }
+        let iid = self.string(key.as_bytes());
+        self.recent_comms[self.next_recent] = (key, iid);
+        self.next_recent = (self.next_recent + 1) % self.recent_comms.len();
         iid
     }
 
@@ -227,8 +280,31 @@ struct Process {
     depth: u32,
     /// An exec image slice is open on the track.
     exec_open: bool,
-    /// The tids whose tracks are under this one.
+    /// The tids whose tracks are under this one (the first [`MAX_TIDS`]).
     tids: Vec<u32>,
+    /// When it was last used (the renderer's event count).
+    seen: u64,
+}
+
+/// A live thread's track.
+#[derive(Debug, Clone, Copy)]
+struct Thread {
+    uuid: u64,
+    /// Its process's track.
+    owner: u64,
+    seen: u64,
+}
+
+/// Keeps the newer half of `map` (by `seen`) once it holds more than
+/// [`MAX_LIVE`] entries: amortized constant time per entry.
+fn forget_oldest<V>(map: &mut FxMap<u32, V>, seen: impl Fn(&V) -> u64) {
+    if map.len() <= MAX_LIVE {
+        return;
+    }
+    let mut ages: Vec<u64> = map.values().map(&seen).collect();
+    let middle = ages.len() / 2;
+    let (_, &mut cut, _) = ages.select_nth_unstable(middle);
+    map.retain(|_, v| seen(v) > cut);
 }
 
 /// What the start snapshot says of a process.
@@ -272,10 +348,15 @@ fn same_start(a: Option<u64>, b: Option<u64>) -> bool {
 pub struct PerfettoRenderer {
     /// The packets of the current step, written with one `write_all`.
     out: Vec<u8>,
-    /// The `TrackEvent` being built (copied into its packet).
-    body: Vec<u8>,
+
     /// A name being built.
     name: Vec<u8>,
+    /// A value being built (process identities).
+    scratch: Vec<u8>,
+    /// The latest cgroup path annotated and its string iid (most events
+    /// share their predecessor's cgroup).
+    last_cgroup: Option<(std::sync::Arc<[u8]>, u64)>,
+
     interner: Interner,
     /// The next packet clears the incremental state (first packet, or the
     /// interning tables were full).
@@ -283,8 +364,9 @@ pub struct PerfettoRenderer {
     sequence_started: bool,
     next_uuid: u64,
     processes: FxMap<u32, Process>,
-    /// tid → (thread track, process track).
-    threads: FxMap<u32, (u64, u64)>,
+    threads: FxMap<u32, Thread>,
+    /// Events rendered: the clock of [`Process::seen`] and [`Thread::seen`].
+    tick: u64,
     snapshot: FxMap<u32, Snapshot>,
     capture: Option<CaptureState>,
     boot_id: Option<String>,
@@ -297,7 +379,9 @@ impl PerfettoRenderer {
     pub fn new(_options: RenderOptions) -> PerfettoRenderer {
         PerfettoRenderer {
             out: Vec::with_capacity(4096),
-            body: Vec::with_capacity(1024),
+            scratch: Vec::with_capacity(64),
+            last_cgroup: None,
+
             name: Vec::with_capacity(64),
             interner: Interner::new(),
             clear_state: true,
@@ -305,6 +389,7 @@ impl PerfettoRenderer {
             next_uuid: 1,
             processes: FxMap::default(),
             threads: FxMap::default(),
+            tick: 0,
             snapshot: FxMap::default(),
             capture: None,
             boot_id: None,
@@ -323,7 +408,7 @@ impl PerfettoRenderer {
     /// incremental state when due), the timestamp when given.
     fn begin_packet(&mut self, timestamp: Option<u64>) -> proto::Nested {
         let out = &mut self.out;
-        let packet = proto::begin(out, field::TRACE_PACKET);
+        let packet = proto::begin_wide(out, field::TRACE_PACKET);
         if let Some(ts) = timestamp {
             proto::uint(out, field::packet::TIMESTAMP, ts);
         }
@@ -368,10 +453,18 @@ impl PerfettoRenderer {
         }
     }
 
-    /// Writes a `TrackEvent` packet from `self.body` and the interned
-    /// entries it added.
-    fn track_event_packet(&mut self, ts: u64) {
+    /// Opens a packet at `ts` and its `TrackEvent`, written in place
+    /// (no other packet may start before [`Self::close_event`]).
+    fn open_event(&mut self, ts: u64) -> OpenEvent {
         let packet = self.begin_packet(Some(ts));
+        let event = proto::begin_wide(&mut self.out, field::packet::TRACK_EVENT);
+        OpenEvent { packet, event }
+    }
+
+    /// Closes the track event and its packet, with the interned entries
+    /// the event added (after it: field order does not matter).
+    fn close_event(&mut self, at: OpenEvent) {
+        proto::end_wide(&mut self.out, at.event);
         if !self.interner.pending.is_empty() {
             proto::bytes(
                 &mut self.out,
@@ -380,9 +473,7 @@ impl PerfettoRenderer {
             );
             self.interner.pending.clear();
         }
-        proto::bytes(&mut self.out, field::packet::TRACK_EVENT, &self.body);
-        proto::end(&mut self.out, packet);
-        self.body.clear();
+        proto::end_wide(&mut self.out, at.packet);
     }
 
     /// A `TrackDescriptor` packet.
@@ -395,7 +486,7 @@ impl PerfettoRenderer {
     ) {
         let packet = self.begin_packet(None);
         let out = &mut self.out;
-        let track = proto::begin(out, field::packet::TRACK_DESCRIPTOR);
+        let track = proto::begin_wide(out, field::packet::TRACK_DESCRIPTOR);
         proto::uint(out, field::track::UUID, uuid);
         if let Some(parent) = parent {
             proto::uint(out, field::track::PARENT_UUID, parent);
@@ -409,8 +500,8 @@ impl PerfettoRenderer {
             field::track::CHILD_ORDERING,
             field::track::CHRONOLOGICAL,
         );
-        proto::end(out, track);
-        proto::end(&mut self.out, packet);
+        proto::end_wide(out, track);
+        proto::end_wide(&mut self.out, packet);
     }
 
     /// `COMM ID`, in `self.name`.
@@ -435,6 +526,7 @@ impl PerfettoRenderer {
                 if process.start.is_none() {
                     process.start = start;
                 }
+                process.seen = self.tick;
                 return process.uuid;
             }
         }
@@ -510,6 +602,7 @@ impl PerfettoRenderer {
                 depth,
                 exec_open: false,
                 tids: Vec::new(),
+                seen: self.tick,
             },
         ) {
             self.forget_threads(&old);
@@ -519,7 +612,11 @@ impl PerfettoRenderer {
 
     fn forget_threads(&mut self, process: &Process) {
         for tid in &process.tids {
-            if self.threads.get(tid).is_some_and(|t| t.1 == process.uuid) {
+            if self
+                .threads
+                .get(tid)
+                .is_some_and(|t| t.owner == process.uuid)
+            {
                 self.threads.remove(tid);
             }
         }
@@ -542,9 +639,10 @@ impl PerfettoRenderer {
 
     /// The track of thread `tid` of the process whose track is `process`.
     fn thread_track(&mut self, pid: u32, process: u64, tid: u32, comm: &[u8]) -> u64 {
-        if let Some(&(thread, owner)) = self.threads.get(&tid) {
-            if owner == process {
-                return thread;
+        if let Some(thread) = self.threads.get_mut(&tid) {
+            if thread.owner == process {
+                thread.seen = self.tick;
+                return thread.uuid;
             }
         }
         let uuid = self.uuid();
@@ -552,9 +650,18 @@ impl PerfettoRenderer {
         let name = std::mem::take(&mut self.name);
         self.track_descriptor(uuid, Some(process), &name, None);
         self.name = name;
-        self.threads.insert(tid, (uuid, process));
+        self.threads.insert(
+            tid,
+            Thread {
+                uuid,
+                owner: process,
+                seen: self.tick,
+            },
+        );
         if let Some(owner) = self.processes.get_mut(&pid) {
-            owner.tids.push(tid);
+            if owner.tids.len() < MAX_TIDS {
+                owner.tids.push(tid);
+            }
         }
         uuid
     }
@@ -588,46 +695,68 @@ impl PerfettoRenderer {
             field::clock::BOOTTIME,
         );
         proto::end(out, snapshot);
-        proto::end(&mut self.out, packet);
+        proto::end_wide(&mut self.out, packet);
     }
 
-    /// Starts `self.body` as a track event of `kind` on `track`: its
-    /// type, track, category and (interned) name.
-    fn start_event(&mut self, kind: u64, track: u64, category: Syscall, name: &[u8]) {
-        let body = &mut self.body;
-        proto::uint(body, field::event::TYPE, kind);
-        proto::uint(body, field::event::TRACK_UUID, track);
+    /// Opens a track event of `kind` on `track` at `ts`: its type, track,
+    /// category and (interned) name.
+    fn start_event(
+        &mut self,
+        ts: u64,
+        kind: u64,
+        track: u64,
+        category: Syscall,
+        name: &[u8],
+    ) -> OpenEvent {
         let category = self.interner.category(category);
-        proto::uint(&mut self.body, field::event::CATEGORY_IIDS, category);
         let name = self.interner.event_name(name);
-        proto::uint(&mut self.body, field::event::NAME_IID, name);
+        let at = self.open_event(ts);
+        let out = &mut self.out;
+        proto::uint(out, field::event::TYPE, kind);
+        proto::uint(out, field::event::TRACK_UUID, track);
+        proto::uint(out, field::event::CATEGORY_IIDS, category);
+        proto::uint(out, field::event::NAME_IID, name);
+        at
     }
 
     /// A slice end on `track` at `ts`.
     fn slice_end(&mut self, track: u64, ts: u64) {
-        proto::uint(&mut self.body, field::event::TYPE, field::event::SLICE_END);
-        proto::uint(&mut self.body, field::event::TRACK_UUID, track);
-        self.track_event_packet(ts);
+        let at = self.open_event(ts);
+        proto::uint(&mut self.out, field::event::TYPE, field::event::SLICE_END);
+        proto::uint(&mut self.out, field::event::TRACK_UUID, track);
+        self.close_event(at);
     }
 
     /// The event's JSON fields (but `event`, `time`, `ts_ns`) as debug
-    /// annotations of `self.body`.
+    /// annotations of the open track event.
     fn annotate(&mut self, event: &Event) {
         let mut a = Annotations {
-            body: &mut self.body,
+            body: &mut self.out,
             interner: &mut self.interner,
+            scratch: &mut self.scratch,
         };
         a.uint(Column::Pid, u64::from(event.pid));
         a.uint(Column::Tid, u64::from(event.tid));
         a.uint(Column::Ppid, u64::from(event.ppid));
         a.uint(Column::Uid, u64::from(event.uid));
         a.uint(Column::Gid, u64::from(event.gid));
-        a.interned(Column::Comm as usize, comm_bytes(&event.comm));
-        a.interned(Column::Pcomm as usize, comm_bytes(&event.pcomm));
+        let comm = a.interner.comm(event.comm);
+        a.interned_iid(Column::Comm as usize, comm);
+        let pcomm = a.interner.comm(event.pcomm);
+        a.interned_iid(Column::Pcomm as usize, pcomm);
         a.uint(Column::MntNs, u64::from(event.mnt_ns));
         a.uint(Column::CgroupId, event.cgroup_id);
-        if let Some(path) = event.cgroup_path.as_deref() {
-            a.interned(Column::CgroupPath as usize, path);
+        if let Some(path) = &event.cgroup_path {
+            let iid = match &self.last_cgroup {
+                Some((last, iid)) if std::sync::Arc::ptr_eq(last, path) => *iid,
+                _ => {
+                    let iid = a.interner.string(path);
+                    // Keeping the Arc keeps its address from being reused.
+                    self.last_cgroup = Some((path.clone(), iid));
+                    iid
+                }
+            };
+            a.interned_iid(Column::CgroupPath as usize, iid);
         }
         a.int(Column::Ret, event.ret);
         if let Some(name) = errno::error_name(event.ret) {
@@ -635,16 +764,22 @@ impl PerfettoRenderer {
         }
         a.uint(Column::LatencyNs, event.latency_ns);
         let fields = SyscallFields::of(event);
+        let mut marked = false;
         for &(column, value) in fields.iter() {
+            marked |= is_marked(value);
             a.field(column, value);
         }
-        let truncated = fields.truncated();
-        if !truncated.is_empty() {
-            a.names(TRUNCATED, truncated.names());
-        }
-        let unreadable = fields.unreadable();
-        if !unreadable.is_empty() {
-            a.names(UNREADABLE, unreadable.names());
+        // Most events have nothing cut or unreadable: the lists are
+        // built only when something is.
+        if marked {
+            let truncated = fields.truncated();
+            if !truncated.is_empty() {
+                a.names(TRUNCATED, truncated.names());
+            }
+            let unreadable = fields.unreadable();
+            if !unreadable.is_empty() {
+                a.names(UNREADABLE, unreadable.names());
+            }
         }
     }
 
@@ -668,10 +803,10 @@ impl PerfettoRenderer {
         } else {
             event.syscall.event_name().as_bytes()
         };
-        self.start_event(kind, track, event.syscall, name_bytes);
+        let at = self.start_event(event.ts_ns, kind, track, event.syscall, name_bytes);
         self.name = name;
         self.annotate(event);
-        self.track_event_packet(event.ts_ns);
+        self.close_event(at);
     }
 
     fn exec(&mut self, event: &Event) {
@@ -792,11 +927,12 @@ impl PerfettoRenderer {
         let Some(track) = self.loss_track() else {
             return;
         };
-        literal_event(&mut self.body, field::event::INSTANT, track, "loss", name);
+        let at = self.open_event(ts);
+        literal_event(&mut self.out, field::event::INSTANT, track, "loss", name);
         for (key, value) in annotations {
-            literal_annotation(&mut self.body, key, value);
+            literal_annotation(&mut self.out, key, value);
         }
-        self.track_event_packet(ts);
+        self.close_event(at);
     }
 
     fn capture_metadata(&mut self, header: &CaptureHeader, track: u64) {
@@ -812,8 +948,9 @@ impl PerfettoRenderer {
             strings(&header.filters),
         );
         let name = format!("capture on {}", header.hostname);
+        let at = self.open_event(anchor.boot_ns);
         literal_event(
-            &mut self.body,
+            &mut self.out,
             field::event::SLICE_BEGIN,
             track,
             "capture",
@@ -856,9 +993,9 @@ impl PerfettoRenderer {
             ("arg_size", Literal::Uint(u64::from(header.arg_size))),
         ];
         for (key, value) in &fields {
-            literal_annotation(&mut self.body, key, value);
+            literal_annotation(&mut self.out, key, value);
         }
-        self.track_event_packet(anchor.boot_ns);
+        self.close_event(at);
     }
 
     fn system_info(&mut self, header: &CaptureHeader) {
@@ -891,7 +1028,7 @@ impl PerfettoRenderer {
             i64::from(header.utc_offset_secs / 60),
         );
         proto::end(out, info);
-        proto::end(&mut self.out, packet);
+        proto::end_wide(&mut self.out, packet);
     }
 
     /// Where the current capture ends: its last event, or its trailer's end.
@@ -909,13 +1046,23 @@ impl PerfettoRenderer {
     }
 }
 
-/// The annotations of one event, written into the event's body.
+/// A packet and its track event, open.
+#[derive(Debug, Clone, Copy)]
+struct OpenEvent {
+    packet: proto::Nested,
+    event: proto::Nested,
+}
+
+/// The annotations of one event, written into its open track event.
 struct Annotations<'a> {
     body: &'a mut Vec<u8>,
     interner: &'a mut Interner,
+    scratch: &'a mut Vec<u8>,
 }
 
 impl Annotations<'_> {
+    /// Opens an annotation whose value is not known in advance (arrays,
+    /// dictionaries).
     fn open(&mut self, name: usize) -> proto::Nested {
         let iid = self.interner.annotation_name(name);
         let at = proto::begin(self.body, field::event::DEBUG_ANNOTATIONS);
@@ -923,37 +1070,83 @@ impl Annotations<'_> {
         at
     }
 
+    /// Writes an annotation with a scalar value (field `value_field`,
+    /// `value_len` bytes with its tag) up to the value: its length is known
+    /// beforehand, so nothing is patched afterwards. These are most of the
+    /// exporter's bytes.
+    #[inline]
+    fn head(&mut self, name: usize, value_len: usize) {
+        let iid = self.interner.annotation_name(name);
+        let len = 1 + proto::varint_len(iid) + value_len;
+        let out = &mut *self.body;
+        out.push(ANNOTATION_TAG);
+        proto::varint(out, len as u64);
+        out.push(NAME_IID_TAG);
+        proto::varint(out, iid);
+    }
+
+    /// A scalar annotation: its name's iid, `tag` (a constant), then
+    /// `value` as a varint. At most 19 bytes, built in a fixed-size buffer
+    /// and appended as a whole (then cut to size): a fixed-size copy is a
+    /// few instructions, a variable one a call to memcpy. These are most
+    /// of the exporter's work.
+    #[inline]
+    fn scalar<const N: usize>(&mut self, name: usize, tag: [u8; N], value: u64) {
+        let iid = self.interner.annotation_name(name);
+        let mut buf = [0u8; 32];
+        // Length: the name's tag and iid, the value's tag and varint
+        // (at most 1 + 10 + 2 + 10 < 128: one byte).
+        let len = 1 + proto::varint_len(iid) + N + proto::varint_len(value);
+        buf[0] = ANNOTATION_TAG;
+        buf[1] = len as u8;
+        buf[2] = NAME_IID_TAG;
+        let mut at = 3 + put_varint(&mut buf[3..], iid);
+        for byte in tag {
+            buf[at] = byte;
+            at += 1;
+        }
+        at += put_varint(&mut buf[at..], value);
+        let start = self.body.len();
+        self.body.extend_from_slice(&buf);
+        self.body.truncate(start + at);
+    }
+
     fn uint(&mut self, column: Column, value: u64) {
-        let at = self.open(column as usize);
-        proto::uint(self.body, field::annotation::UINT_VALUE, value);
-        proto::end(self.body, at);
+        self.scalar(column as usize, [UINT_VALUE_TAG], value);
     }
 
     fn int(&mut self, column: Column, value: i64) {
-        let at = self.open(column as usize);
-        proto::int(self.body, field::annotation::INT_VALUE, value);
-        proto::end(self.body, at);
+        self.scalar(column as usize, [INT_VALUE_TAG], value as u64);
     }
 
     fn boolean(&mut self, column: Column, value: bool) {
-        let at = self.open(column as usize);
-        proto::boolean(self.body, field::annotation::BOOL_VALUE, value);
-        proto::end(self.body, at);
+        self.scalar(column as usize, [BOOL_VALUE_TAG], u64::from(value));
     }
 
     /// A string that repeats from event to event (names, cgroup paths,
     /// errno names): interned.
     fn interned(&mut self, name: usize, value: &[u8]) {
         let iid = self.interner.string(value);
-        let at = self.open(name);
-        proto::uint(self.body, field::annotation::STRING_VALUE_IID, iid);
-        proto::end(self.body, at);
+        self.interned_iid(name, iid);
+    }
+
+    fn interned_iid(&mut self, name: usize, iid: u64) {
+        self.scalar(name, STRING_VALUE_IID_TAG, iid);
     }
 
     fn string(&mut self, column: Column, value: &[u8]) {
-        let at = self.open(column as usize);
-        proto::lossy_string(self.body, field::annotation::STRING_VALUE, value);
-        proto::end(self.body, at);
+        // Made valid UTF-8 first: its length is the length written.
+        let text = match std::str::from_utf8(value) {
+            Ok(_) => std::borrow::Cow::Borrowed(value),
+            Err(_) => {
+                std::borrow::Cow::Owned(String::from_utf8_lossy(value).into_owned().into_bytes())
+            }
+        };
+        self.head(
+            column as usize,
+            1 + proto::varint_len(text.len() as u64) + text.len(),
+        );
+        proto::bytes(self.body, field::annotation::STRING_VALUE, &text);
     }
 
     fn names(&mut self, name: usize, names: &[&str]) {
@@ -979,11 +1172,20 @@ impl Annotations<'_> {
             FieldValue::Bool(flag) => self.boolean(column, flag),
             FieldValue::Maybe(Some(n)) => self.int(column, n),
             FieldValue::Maybe(None) | FieldValue::Identity(None) => {}
-            FieldValue::Comm(comm) => self.interned(column as usize, comm_bytes(comm)),
+            FieldValue::Comm(comm) => {
+                let iid = self.interner.comm(Comm::from_bytes(comm_bytes(comm)));
+                self.interned_iid(column as usize, iid);
+            }
             FieldValue::Identity(Some((pid, start))) => {
-                let mut text = Vec::with_capacity(32);
-                push_identity(&mut text, pid, start);
+                let mut text = std::mem::take(self.scratch);
+                text.clear();
+                // PID@START_NS, as JSON's proc_id (push_identity's text,
+                // without the fmt machinery).
+                super::num::push_u64(&mut text, u64::from(pid));
+                text.push(b'@');
+                super::num::push_u64(&mut text, start);
                 self.string(column, &text);
+                *self.scratch = text;
             }
             FieldValue::Args(args) => {
                 let at = self.open(column as usize);
@@ -1017,6 +1219,43 @@ impl Annotations<'_> {
         }
     }
 }
+
+/// Writes `value` as a varint at the start of `buf` (at least 10 bytes);
+/// returns its length.
+#[inline]
+fn put_varint(buf: &mut [u8], mut value: u64) -> usize {
+    let mut at = 0;
+    while value >= 0x80 {
+        buf[at] = (value as u8) | 0x80;
+        value >>= 7;
+        at += 1;
+    }
+    buf[at] = value as u8;
+    at + 1
+}
+
+/// Whether a field's captured value was cut short or unreadable.
+fn is_marked(value: FieldValue<'_>) -> bool {
+    let marked = |c: &crate::event::Captured| c.truncated || c.fault;
+    match value {
+        FieldValue::Text(c) | FieldValue::Attr(c) => marked(c),
+        FieldValue::Args(args) => args.iter().any(marked),
+        _ => false,
+    }
+}
+
+/// The tags of `TrackEvent.debug_annotations` and of the `DebugAnnotation`
+/// fields written with a precomputed length.
+const ANNOTATION_TAG: u8 = (field::event::DEBUG_ANNOTATIONS as u8) << 3 | 2;
+const NAME_IID_TAG: u8 = (field::annotation::NAME_IID as u8) << 3;
+const BOOL_VALUE_TAG: u8 = (field::annotation::BOOL_VALUE as u8) << 3;
+const UINT_VALUE_TAG: u8 = (field::annotation::UINT_VALUE as u8) << 3;
+const INT_VALUE_TAG: u8 = (field::annotation::INT_VALUE as u8) << 3;
+/// Field 17, varint: two bytes of tag.
+const STRING_VALUE_IID_TAG: [u8; 2] = [
+    ((field::annotation::STRING_VALUE_IID << 3) as u8) | 0x80,
+    (field::annotation::STRING_VALUE_IID >> 4) as u8,
+];
 
 /// A value of an annotation written with its name in full.
 enum Literal<'a> {
@@ -1109,6 +1348,7 @@ impl Renderer for PerfettoRenderer {
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
         self.out.clear();
+        self.tick += 1;
         self.check_interner();
         self.follow_clock(event);
         if let Some(capture) = self.capture.as_mut() {
@@ -1127,6 +1367,8 @@ impl Renderer for PerfettoRenderer {
             Args::Exec { .. } => self.exec(event),
             _ => self.mount_family(event),
         }
+        forget_oldest(&mut self.processes, |p| p.seen);
+        forget_oldest(&mut self.threads, |t| t.seen);
         out.write_all(&self.out)
     }
 
@@ -1215,24 +1457,25 @@ impl Renderer for PerfettoRenderer {
             );
         }
         // The capture slice ends, with how the recording stopped.
-        proto::uint(&mut self.body, field::event::TYPE, field::event::SLICE_END);
-        proto::uint(&mut self.body, field::event::TRACK_UUID, capture.track);
+        let at = self.open_event(end);
+        proto::uint(&mut self.out, field::event::TYPE, field::event::SLICE_END);
+        proto::uint(&mut self.out, field::event::TRACK_UUID, capture.track);
         let complete = summary.trailer.is_some();
         literal_annotation(
-            &mut self.body,
+            &mut self.out,
             "complete",
             &Literal::Uint(u64::from(complete)),
         );
         if let Some(trailer) = &summary.trailer {
             let end_time = self.time.format(trailer.end_wall_ns).to_string();
             literal_annotation(
-                &mut self.body,
+                &mut self.out,
                 "stop_reason",
                 &Literal::Str(trailer.stop_reason.as_bytes()),
             );
-            literal_annotation(&mut self.body, "end", &Literal::Str(end_time.as_bytes()));
+            literal_annotation(&mut self.out, "end", &Literal::Str(end_time.as_bytes()));
         }
-        self.track_event_packet(end);
+        self.close_event(at);
         self.capture = None;
         out.write_all(&self.out)
     }

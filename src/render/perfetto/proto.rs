@@ -28,7 +28,7 @@ pub fn varint(out: &mut Vec<u8>, mut value: u64) {
 
 /// How many bytes the varint of `value` takes.
 #[inline]
-fn varint_len(value: u64) -> usize {
+pub fn varint_len(value: u64) -> usize {
     // 1 + floor(bits / 7), bits counted from the highest set bit.
     let bits = 64 - (value | 1).leading_zeros() as usize;
     bits.div_ceil(7)
@@ -110,6 +110,42 @@ pub fn end(out: &mut Vec<u8>, at: Nested) {
         value >>= 7;
     }
     out[at + extra] &= 0x7f;
+}
+
+/// Opens a nested message expected to be 128 bytes or longer (a packet, a
+/// track event): two length bytes are reserved, so that closing it moves
+/// nothing unless it reaches 16 KiB. A length under 128 is then written as
+/// a two-byte varint (`0x80|len, 0x00`), a redundant form that protobuf
+/// parsers accept (Perfetto's own writer pads lengths the same way).
+#[inline]
+pub fn begin_wide(out: &mut Vec<u8>, field: u32) -> Nested {
+    tag(out, field, LEN);
+    out.extend_from_slice(&[0x80, 0]);
+    Nested(out.len() - 2)
+}
+
+/// Closes a message opened with [`begin_wide`].
+#[inline]
+pub fn end_wide(out: &mut Vec<u8>, at: Nested) {
+    let Nested(at) = at;
+    let body = at + 2;
+    let len = out.len() - body;
+    if len < 1 << 14 {
+        out[at] = (len as u8) | 0x80;
+        out[at + 1] = (len >> 7) as u8;
+        return;
+    }
+    // Past 16 KiB (a huge argv): move the body up for a longer varint.
+    let extra = varint_len(len as u64) - 2;
+    let old_end = out.len();
+    out.resize(old_end + extra, 0);
+    out.copy_within(body..old_end, body + extra);
+    let mut value = len as u64;
+    for slot in &mut out[at..at + extra + 2] {
+        *slot = (value as u8) | 0x80;
+        value >>= 7;
+    }
+    out[at + extra + 1] &= 0x7f;
 }
 
 /// Field numbers, by message.
@@ -274,6 +310,22 @@ mod tests {
             assert_eq!(inner_len as usize, len);
             assert!(out[inner_at + 1 + m..].iter().all(|&b| b == 7));
             assert_eq!(m, varint_len(len as u64), "canonical length for {len}");
+        }
+    }
+
+    #[test]
+    fn wide_lengths_of_every_size() {
+        for len in [0usize, 1, 127, 128, 16_383, 16_384, 70_000, 3_000_000] {
+            let mut out = Vec::new();
+            let at = begin_wide(&mut out, 1);
+            out.extend(std::iter::repeat_n(7u8, len));
+            end_wide(&mut out, at);
+            assert_eq!(out[0], (1 << 3) | 2);
+            let (got, n) = read_varint(&out[1..]);
+            assert_eq!(got as usize, len);
+            assert_eq!(n, varint_len(len as u64).max(2));
+            assert_eq!(out.len(), 1 + n + len);
+            assert!(out[1 + n..].iter().all(|&b| b == 7));
         }
     }
 

@@ -293,3 +293,22 @@ fn a_capture_of_another_boot_is_refused() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("boot-2"), "{err}");
 }
+
+#[test]
+fn state_stays_bounded_without_exits() {
+    // Execs of 200 000 processes that never exit (a capture without
+    // lifecycle records), each with a mount on a thread of its own.
+    let mut r = PerfettoRenderer::new(RenderOptions::default());
+    let mut out = Vec::new();
+    r.capture_start(&header(), &mut out).unwrap();
+    for i in 0..200_000u32 {
+        let mut e = mount(text(b"none"), text(b"/mnt"), text(b"tmpfs"), 0, text(b""));
+        (e.pid, e.tid, e.ppid) = (10_000 + i, 1_000_000 + i, 1);
+        e.ts_ns = 2_000 + u64::from(i);
+        out.clear();
+        r.event(&e, &mut out).unwrap();
+    }
+    assert!(r.processes.len() <= MAX_LIVE, "{}", r.processes.len());
+    assert!(r.threads.len() <= MAX_LIVE, "{}", r.threads.len());
+    assert!(r.processes.len() > MAX_LIVE / 4, "recent ones are kept");
+}
