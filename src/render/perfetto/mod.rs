@@ -145,6 +145,10 @@ struct Interner {
     /// The same for event names.
     recent_names: [(Comm, u64); 4],
     next_recent_name: usize,
+    /// The same for process identities (pid, start): every event of a
+    /// process repeats its own and its parent's.
+    recent_identities: [(u32, u64, u64); 4],
+    next_recent_identity: usize,
 }
 
 impl Interner {
@@ -248,6 +252,26 @@ impl Interner {
         let iid = self.string(key.as_bytes());
         self.recent_comms[self.next_recent] = (key, iid);
         self.next_recent = (self.next_recent + 1) % self.recent_comms.len();
+        iid
+    }
+
+    /// A process identity as a string value, `PID@START_NS` as JSON's
+    /// `proc_id` (formatted in `scratch` when new).
+    fn identity(&mut self, pid: u32, start: u64, scratch: &mut Vec<u8>) -> u64 {
+        if let Some(&(_, _, iid)) = self
+            .recent_identities
+            .iter()
+            .find(|&&(p, s, iid)| iid != 0 && p == pid && s == start)
+        {
+            return iid;
+        }
+        scratch.clear();
+        super::num::push_u64(scratch, u64::from(pid));
+        scratch.push(b'@');
+        super::num::push_u64(scratch, start);
+        let iid = self.string(scratch);
+        self.recent_identities[self.next_recent_identity] = (pid, start, iid);
+        self.next_recent_identity = (self.next_recent_identity + 1) % self.recent_identities.len();
         iid
     }
 
@@ -1177,15 +1201,8 @@ impl Annotations<'_> {
                 self.interned_iid(column as usize, iid);
             }
             FieldValue::Identity(Some((pid, start))) => {
-                let mut text = std::mem::take(self.scratch);
-                text.clear();
-                // PID@START_NS, as JSON's proc_id (push_identity's text,
-                // without the fmt machinery).
-                super::num::push_u64(&mut text, u64::from(pid));
-                text.push(b'@');
-                super::num::push_u64(&mut text, start);
-                self.string(column, &text);
-                *self.scratch = text;
+                let iid = self.interner.identity(pid, start, self.scratch);
+                self.interned_iid(column as usize, iid);
             }
             FieldValue::Args(args) => {
                 let at = self.open(column as usize);
