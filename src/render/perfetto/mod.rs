@@ -35,10 +35,11 @@
 //!   anchor, and again wherever a later anchor moved that relation.
 //!
 //! Memory stays bounded: each event's packets are written as it comes;
-//! what is kept is one small entry per live process and thread and the
-//! interning tables (event names, annotation names, repeated strings),
-//! which are cleared with `SEQ_INCREMENTAL_STATE_CLEARED` when they grow
-//! past [`MAX_INTERNED`].
+//! what is kept is one small entry per live process and thread (at most
+//! [`MAX_LIVE`] of each: a capture without exit records never says they
+//! ended), the start snapshot, and the interning tables (event names,
+//! annotation names, repeated strings), which are cleared with
+//! `SEQ_INCREMENTAL_STATE_CLEARED` when they grow past [`MAX_INTERNED`].
 
 pub mod proto;
 
