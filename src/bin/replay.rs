@@ -1,5 +1,5 @@
-//! `replay`: turn capture files into execsnoop/mountsnoop tables, CSV, JSON
-//! or Parquet.
+//! `replay`: turn capture files into execsnoop/mountsnoop tables, CSV, JSON,
+//! Parquet or a Perfetto trace.
 //! Argument parsing and exit codes only; the work is in `snoopcap::replay`.
 //! Every option value is checked as it is parsed (`snoopcap::replay::args`),
 //! before any input is opened: a bad one exits 2 with one line.
@@ -23,9 +23,10 @@ enum FormatArg {
     Json,
     #[cfg(feature = "parquet")]
     Parquet,
+    Perfetto,
 }
 
-/// Replay snoopcap captures as bcc's execsnoop/mountsnoop would have printed them, or as CSV, JSON Lines or Parquet.
+/// Replay snoopcap captures as bcc's execsnoop/mountsnoop would have printed them, or as CSV, JSON Lines, Parquet or a Perfetto trace.
 #[derive(Parser, Debug)]
 #[command(
     name = "replay",
@@ -36,6 +37,7 @@ enum FormatArg {
   replay -T -x cap.snoop               # with times, including failed execs
   replay --format json cap.snoop       # JSON Lines, one object per event
   replay --format parquet -o cap.parquet cap.snoop   # Parquet, for DuckDB, Spark...
+  replay --format perfetto -o cap.pftrace cap.snoop   # for ui.perfetto.dev
   replay --info cap.snoop              # header and statistics
   replay --expect-file expected.txt cap.snoop  # a behavioural baseline
   replay --diff expected.txt new.snoop # what changed (exit 0 same, 1 different, 2 trouble)
@@ -45,7 +47,7 @@ struct Args {
     /// Capture files; none or - reads stdin.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Output format.
+    /// Output format (perfetto: a Perfetto protobuf trace, for ui.perfetto.dev).
     #[arg(long, value_enum, default_value = "table")]
     format: FormatArg,
     /// Write the output to FILE instead of stdout (any format).
@@ -156,6 +158,7 @@ impl Args {
             FormatArg::Json => Format::Json,
             #[cfg(feature = "parquet")]
             FormatArg::Parquet => Format::Parquet,
+            FormatArg::Perfetto => Format::Perfetto,
         };
         ReplayOptions {
             inputs: self.files,
@@ -332,7 +335,8 @@ fn main() -> ExitCode {
 }
 
 /// Combinations of options that cannot work, found before any input is
-/// opened: a binary format bound for a terminal, `--info` as Parquet.
+/// opened: a binary format bound for a terminal, `--info` as Parquet or
+/// Perfetto.
 fn check_output(options: &ReplayOptions) -> Result<(), String> {
     use std::io::IsTerminal;
     let format = options.format;

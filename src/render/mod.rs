@@ -14,6 +14,8 @@
 //!
 //! Before each input's events the caller hands the renderer that capture's
 //! identity ([`Renderer::input`]); only Parquet keeps it (in every row).
+//! - [`perfetto`]: a Perfetto protobuf trace (process tree, exec images,
+//!   mount-family calls, exits, loss), for ui.perfetto.dev.
 //!
 //! The renderers keep their line buffers between events and write each
 //! event with one `write_all`, so wrap a slow `Write` in a `BufWriter`.
@@ -27,10 +29,13 @@ pub mod json;
 pub mod num;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+pub mod perfetto;
 pub mod table;
 pub mod time;
 
 use crate::event::{Event, EventClass};
+use crate::format::{CaptureHeader, ProcessInfo};
+use crate::replay::stream::{Summary, Warning};
 use std::io::{self, Write};
 
 /// `--format`.
@@ -42,6 +47,8 @@ pub enum Format {
     Json,
     #[cfg(feature = "parquet")]
     Parquet,
+    /// A Perfetto protobuf trace (binary).
+    Perfetto,
 }
 
 impl Format {
@@ -52,6 +59,7 @@ impl Format {
             Format::Json => "json",
             #[cfg(feature = "parquet")]
             Format::Parquet => "parquet",
+            Format::Perfetto => "perfetto",
         }
     }
 
@@ -61,6 +69,7 @@ impl Format {
             Format::Table | Format::Csv | Format::Json => false,
             #[cfg(feature = "parquet")]
             Format::Parquet => true,
+            Format::Perfetto => true,
         }
     }
 }
@@ -75,20 +84,22 @@ impl std::str::FromStr for Format {
             "json" => Ok(Format::Json),
             #[cfg(feature = "parquet")]
             "parquet" => Ok(Format::Parquet),
+            "perfetto" => Ok(Format::Perfetto),
             other => Err(UnknownFormat(other.to_string())),
         }
     }
 }
 
-/// A `--format` value that is not `table`, `csv`, `json` (or `parquet`).
+/// A `--format` value that is not `table`, `csv`, `json`, `perfetto` (or
+/// `parquet`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown output format {0:?} (expected {FORMAT_NAMES})")]
 pub struct UnknownFormat(pub String);
 
 #[cfg(feature = "parquet")]
-const FORMAT_NAMES: &str = "table, csv, json or parquet";
+const FORMAT_NAMES: &str = "table, csv, json, perfetto or parquet";
 #[cfg(not(feature = "parquet"))]
-const FORMAT_NAMES: &str = "table, csv or json";
+const FORMAT_NAMES: &str = "table, csv, json or perfetto";
 
 /// Which capture the events that follow come from (from its header), for
 /// the formats that say so in every row.
@@ -161,6 +172,31 @@ pub trait Renderer {
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()>;
     /// Writes what comes after the last event, and flushes `out`.
     fn end(&mut self, out: &mut dyn Write) -> io::Result<()>;
+
+    /// A capture begins (after `begin`, before its items; once per input).
+    /// An error of kind `InvalidInput` means the renderer cannot take this
+    /// capture after the ones before it. Only renderers that show the
+    /// capture itself (Perfetto) use it.
+    fn capture_start(&mut self, _header: &CaptureHeader, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A process of the capture's start snapshot (lineage for renderers
+    /// that draw the process tree).
+    fn process(&mut self, _info: &ProcessInfo, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A warning about the input, where the stream met it (it is also
+    /// printed on stderr).
+    fn input_warning(&mut self, _warning: &Warning, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A capture ended: what was lost, unpaired or cut short in it.
+    fn capture_end(&mut self, _summary: &Summary, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The renderer for `options.format`.
@@ -171,6 +207,7 @@ pub fn renderer(options: RenderOptions) -> Box<dyn Renderer> {
         Format::Json => Box::new(json::JsonRenderer::new(options)),
         #[cfg(feature = "parquet")]
         Format::Parquet => Box::new(self::parquet::ParquetRenderer::new(options)),
+        Format::Perfetto => Box::new(perfetto::PerfettoRenderer::new(options)),
     }
 }
 

@@ -113,6 +113,8 @@ pub enum ReplayError {
     Output(io::Error),
     #[error("{path}: cannot create the output file: {source}")]
     CreateOutput { path: String, source: io::Error },
+    #[error("{input}: {reason}")]
+    Unsupported { input: String, reason: String },
 }
 
 /// How a replay ended, for the exit status.
@@ -374,15 +376,33 @@ fn render_inputs(
             )?),
         };
         renderer.input(&capture_identity(path, stream.header()));
+        renderer
+            .capture_start(stream.header(), out)
+            .map_err(|err| match err.kind() {
+                io::ErrorKind::InvalidInput => ReplayError::Unsupported {
+                    input: input.clone(),
+                    reason: err.to_string(),
+                },
+                _ => ReplayError::Output(err),
+            })?;
         while let Some(item) = stream.next_item() {
             match item {
                 Item::Event(event) => renderer.event(&event, out).map_err(ReplayError::Output)?,
-                Item::Warning(warning) => warn(&input, warning),
+                Item::Warning(warning) => {
+                    renderer
+                        .input_warning(&warning, out)
+                        .map_err(ReplayError::Output)?;
+                    warn(&input, warning);
+                }
+                Item::Process(info) => renderer.process(&info, out).map_err(ReplayError::Output)?,
                 Item::EndOfFrame if is_stdin => out.flush().map_err(ReplayError::Output)?,
-                Item::Record(_) | Item::Process(_) | Item::EndOfFrame => {}
+                Item::Record(_) | Item::EndOfFrame => {}
             }
         }
         let summary = stream.finish();
+        renderer
+            .capture_end(&summary, out)
+            .map_err(ReplayError::Output)?;
         for line in summary.end_warnings(opts.strict) {
             warn(&input, line);
         }

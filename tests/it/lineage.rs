@@ -297,6 +297,7 @@ sh -c 'echo x' >/dev/null & echo doublefork=$!; wait
 
     let subtree = events(&path, &["--descendants-of", &p32.to_string()]);
     assert!(!subtree.is_empty());
+    // The fork that created exec32 is kept too: its subtree begins there.
     assert!(
         subtree
             .iter()

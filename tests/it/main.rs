@@ -14,6 +14,7 @@ mod golden;
 mod lineage;
 #[cfg(feature = "parquet")]
 mod parquet;
+mod perfetto;
 #[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;
