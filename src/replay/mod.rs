@@ -1,15 +1,18 @@
 //! The replay side: `decode` (raw records to typed records), `reassemble`
 //! (entry/exit pairing), `filter`, `stream` (the one event stream every
 //! consumer reads captures through), `info` (`--info`), `args` (option values
-//! checked before any input is opened), and here `replay`'s job: open the
-//! inputs (files or stdin), run each through the stream into a renderer, and
-//! say on stderr what was lost, unpaired, cut short or damaged.
+//! checked before any input is opened), `merge` (several captures as one
+//! stream in time order; a rotated set read as one), and here `replay`'s
+//! job: open the inputs (files or stdin), run them through the stream into
+//! a renderer, and say on stderr what was lost, unpaired, cut short or
+//! damaged.
 
 pub mod args;
 pub mod decode;
 pub mod filter;
 pub mod info;
 pub mod lineage;
+pub mod merge;
 pub mod reassemble;
 pub mod stream;
 pub mod tree;
@@ -21,7 +24,7 @@ use std::process::ExitCode;
 
 use crate::event::{EventClass, EventClasses};
 use crate::format::CaptureHeader;
-use crate::render::{self, Format, RenderOptions, Renderer};
+use crate::render::{self, Format, RenderOptions};
 
 pub use filter::Filter;
 pub use stream::{EventStream, Item, LossTotals, StreamOptions, Summary, TimeSpec, Warning};
@@ -262,52 +265,42 @@ fn run_events(
     out: &mut dyn Write,
 ) -> Result<Outcome, ReplayError> {
     let select = opts.stream_options();
-    let mut renderer: Option<Box<dyn Renderer>> = None;
+    let mut merged = merge::Merged::open(merge::plan(inputs), &select)?;
+    // A live view (record -o - | replay -) shows each frame as it
+    // comes: flush before the reader may block on the pipe.
+    let live = inputs.iter().any(|p| p.as_os_str() == "-");
+    let header = merged.first_header();
+    let mut renderer = render::renderer(RenderOptions {
+        format: opts.format,
+        classes: shown_classes(select.filter.classes, header),
+        capture_start_wall_ns: header.start_wall_ns,
+        ..opts.render.clone()
+    });
+    renderer.begin(out).map_err(ReplayError::Output)?;
     let mut outcome = Outcome::Complete;
     let mut cut_short = Vec::new();
-
-    for path in inputs {
-        let input = input_name(path);
-        let mut stream = open_stream(path, &select)?;
-        // A live view (record -o - | replay -) shows each frame as it
-        // comes: flush before the reader may block on the pipe.
-        let is_stdin = path.as_os_str() == "-";
-        let renderer = match &mut renderer {
-            Some(r) => r,
-            slot @ None => {
-                let header = stream.header();
-                let mut r = render::renderer(RenderOptions {
-                    format: opts.format,
-                    classes: shown_classes(select.filter.classes, header),
-                    capture_start_wall_ns: header.start_wall_ns,
-                    ..opts.render.clone()
-                });
-                r.begin(out).map_err(ReplayError::Output)?;
-                slot.insert(r)
+    while let Some(step) = merged.next_step()? {
+        match step {
+            merge::Step::Event(event) => {
+                renderer.event(&event, out).map_err(ReplayError::Output)?
             }
-        };
-        while let Some(item) = stream.next_item() {
-            match item {
-                Item::Event(event) => renderer.event(&event, out).map_err(ReplayError::Output)?,
-                Item::Warning(warning) => warn(&input, warning),
-                Item::EndOfFrame if is_stdin => out.flush().map_err(ReplayError::Output)?,
-                Item::Record(_) | Item::Process(_) | Item::EndOfFrame => {}
+            merge::Step::Warning(input, warning) => warn(&input, warning),
+            merge::Step::EndOfFrame if live => out.flush().map_err(ReplayError::Output)?,
+            merge::Step::EndOfFrame => {}
+            merge::Step::FileEnded(input, summary) => {
+                for line in summary.end_warnings(opts.strict) {
+                    warn(&input, line);
+                }
+                if summary.cut_short() && !summary.damaged {
+                    cut_short.push(input);
+                }
+                if summary.damaged {
+                    outcome = Outcome::Damaged;
+                }
             }
         }
-        let summary = stream.finish();
-        for line in summary.end_warnings(opts.strict) {
-            warn(&input, line);
-        }
-        if summary.cut_short() && !summary.damaged {
-            cut_short.push(input.clone());
-        }
-        if summary.damaged {
-            outcome = Outcome::Damaged;
-        }
     }
-    if let Some(renderer) = renderer.as_mut() {
-        renderer.end(out).map_err(ReplayError::Output)?;
-    }
+    renderer.end(out).map_err(ReplayError::Output)?;
     if opts.strict {
         if let Some(input) = cut_short.into_iter().next() {
             out.flush().map_err(ReplayError::Output)?;
