@@ -264,6 +264,21 @@ impl SegmentFile {
     pub fn create(ctx: &FileContext, start: SegmentStart<'_>) -> Result<SegmentFile, RecordError> {
         let file = create_output(start.path, ctx.force)?;
         sync_parent(start.path);
+        let started = Self::start(ctx, file, &start);
+        if started.is_err() {
+            // A file without even its first frame holds nothing: leave no
+            // half-written header behind (a full disk, typically).
+            let _ = fs::remove_file(start.path);
+            sync_parent(start.path);
+        }
+        started
+    }
+
+    fn start(
+        ctx: &FileContext,
+        file: File,
+        start: &SegmentStart<'_>,
+    ) -> Result<SegmentFile, RecordError> {
         let target = start.path.display().to_string();
         let err = |source| RecordError::Write {
             target: target.clone(),

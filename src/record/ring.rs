@@ -253,6 +253,8 @@ impl FlightRecorder {
     ) -> Result<(), RecordError> {
         self.writer.flush_frame().map_err(Self::mem_err)?;
         self.take_frames(lost);
+        // Idle, no frame was cut lately: what is too old still goes now.
+        self.evict(anchor_now().boot_ns);
         let trigger_wall_ns = hostinfo::wall_now_ns();
         let path = dump_name(&self.pattern, trigger_wall_ns);
         let first_ts = self.frames.iter().map(|f| f.first_ts).find(|&t| t != 0);

@@ -2,6 +2,8 @@
 //! Modules that run `record` need the `record` feature; the rest also run
 //! in the replay-only build (`--no-default-features`).
 
+#[cfg(feature = "record")]
+mod capture_sets;
 mod coexist;
 mod common;
 #[cfg(feature = "record")]
