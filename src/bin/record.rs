@@ -281,11 +281,18 @@ fn run(options: &RecordOptions) -> Result<()> {
     record::install_signal_handlers()
         .map_err(|err| anyhow::anyhow!("installing signal handlers: {err}"))?;
     let what = options.probes.events.names().join(" and ");
-    let summary = record::run(options, || {
-        eprintln!(
-            "Tracing {what} syscalls into {}... Hit Ctrl-C to end.",
+    let into = if options.ring.is_some() {
+        format!(
+            "memory (flight recorder: dumps to {}.<UTC time> on SIGUSR1 or a trigger)",
             options.output.describe()
-        );
+        )
+    } else if options.rotate.enabled() {
+        format!("{}.000000, .000001, ...", options.output.describe())
+    } else {
+        options.output.describe()
+    };
+    let summary = record::run(options, || {
+        eprintln!("Tracing {what} syscalls into {into}... Hit Ctrl-C to end.");
     })?;
     eprintln!("{}", summary.line());
     Ok(())

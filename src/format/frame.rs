@@ -415,6 +415,43 @@ mod tests {
     }
 
     #[test]
+    fn the_segment_follows_the_header_and_older_readers_skip_it() {
+        let header = CaptureHeader {
+            hostname: "h".into(),
+            ..CaptureHeader::default()
+        };
+        let segment = SegmentInfo {
+            set_id: "id".into(),
+            sequence: 7,
+            kind: SegmentInfo::DUMP.into(),
+            trigger: "SIGUSR1".into(),
+            trigger_wall_ns: -1,
+            after_ns: 30,
+        };
+        let plain = encode_file_header(&header, None).unwrap();
+        let with = encode_file_header(&header, Some(&segment)).unwrap();
+        let body = |b: &[u8]| b[FILE_HEADER_PREFIX_LEN..b.len() - 4].to_vec();
+        assert_eq!(
+            decode_header_body(&body(&plain)).unwrap(),
+            (header.clone(), None)
+        );
+        assert_eq!(
+            decode_header_body(&body(&with)).unwrap(),
+            (header.clone(), Some(segment))
+        );
+        // A reader that knows only the header's 23 fields.
+        assert_eq!(
+            codec::decode::<CaptureHeader>(&body(&with)).unwrap(),
+            header
+        );
+        // Option tag 1, then the segment's fields.
+        assert_eq!(body(&with)[body(&plain).len()], 1);
+        let mut bad = body(&with);
+        bad.truncate(bad.len() - 1);
+        assert!(decode_header_body(&bad).is_err());
+    }
+
+    #[test]
     fn checksum_is_crc32_iso_hdlc() {
         // The standard check value of CRC-32/ISO-HDLC.
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);

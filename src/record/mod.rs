@@ -337,7 +337,7 @@ impl KindCounts {
     }
 
     /// Events written: syscall entries, forks and process exits.
-    fn events(&self) -> u64 {
+    pub(crate) fn events(&self) -> u64 {
         self.counts
             .iter()
             .map(|row| {
@@ -647,7 +647,7 @@ fn record_into(
     }
     let written = st.out.finish(&stop_reason, &lost)?;
     Ok(RecordSummary {
-        events: st.kinds.events(),
+        events: written.events,
         records: written.records,
         lost: total_lost(&lost),
         bytes: written.bytes,

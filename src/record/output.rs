@@ -27,6 +27,8 @@ pub const SLOW_WRITE: Duration = Duration::from_secs(1);
 /// What a destination did, for record's summary line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Written {
+    /// Events in the files (a flight recorder's: in its dumps).
+    pub events: u64,
     pub records: u64,
     pub frames: u64,
     /// Bytes written to every file (those deleted by retention included).
@@ -189,6 +191,7 @@ impl Destination for Single {
             None => before_trailer,
         };
         Ok(Written {
+            events: me.kinds.events(),
             records,
             frames,
             bytes,
@@ -412,6 +415,7 @@ impl SegmentFile {
         let bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         warn_if_slow(started, &format!("closing {target}"));
         Ok(Written {
+            events: self.kinds.events(),
             records,
             frames,
             bytes,

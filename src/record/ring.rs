@@ -329,6 +329,7 @@ impl FlightRecorder {
                     written.records,
                     written.bytes
                 );
+                self.done.events += written.events;
                 self.done.records += written.records;
                 self.done.frames += written.frames;
                 self.done.bytes += written.bytes;

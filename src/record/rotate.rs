@@ -130,6 +130,7 @@ impl Rotator {
     }
 
     fn add_done(&mut self, w: &Written) {
+        self.done.events += w.events;
         self.done.records += w.records;
         self.done.frames += w.frames;
         self.done.bytes += w.bytes;

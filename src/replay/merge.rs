@@ -24,6 +24,8 @@ use crate::event::Event;
 use crate::format::{CaptureHeader, CaptureReader, SegmentInfo};
 
 /// One step of a merged replay.
+// Nearly every step is an event: boxing it would allocate once per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Step {
     Event(Event),
@@ -31,7 +33,7 @@ pub enum Step {
     Warning(String, Warning),
     /// The input named is used up; its summary (for a file of a chain that
     /// goes on, without pairing: the chain's last file reports it).
-    FileEnded(String, Summary),
+    FileEnded(String, Box<Summary>),
     /// A single input's frame is used up (a live consumer flushes here).
     EndOfFrame,
 }
@@ -101,9 +103,10 @@ struct Chain {
 }
 
 /// What a chain's next step is.
+#[allow(clippy::large_enum_variant)]
 enum ChainStep {
     Item(Item),
-    Ended(String, Summary),
+    Ended(String, Box<Summary>),
     Done,
 }
 
@@ -134,10 +137,13 @@ impl Chain {
                     source,
                 })?;
             let ended = std::mem::replace(&mut self.name, input_name(&next));
-            return Ok(ChainStep::Ended(ended, summary));
+            return Ok(ChainStep::Ended(ended, Box::new(summary)));
         }
         match self.stream.take() {
-            Some(stream) => Ok(ChainStep::Ended(self.name.clone(), stream.finish())),
+            Some(stream) => Ok(ChainStep::Ended(
+                self.name.clone(),
+                Box::new(stream.finish()),
+            )),
             None => Ok(ChainStep::Done),
         }
     }
