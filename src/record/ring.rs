@@ -120,6 +120,8 @@ pub struct FlightRecorder {
     retention: Retention,
     done: Written,
     dumps: u64,
+    /// Triggers that fired during the current dump.
+    ignored: u64,
 }
 
 impl FlightRecorder {
@@ -156,6 +158,7 @@ impl FlightRecorder {
             sequence: 0,
             done: Written::default(),
             dumps: 0,
+            ignored: 0,
         })
     }
 
@@ -237,6 +240,7 @@ impl FlightRecorder {
     /// A dump failed: say so, keep what it wrote (readable up to there),
     /// go on recording into memory.
     fn abandon(&mut self, err: RecordError) {
+        self.ignored = 0;
         if let Some(dump) = self.dump.take() {
             eprintln!(
                 "record: dump {} abandoned: {err}; the flight recorder goes on",
@@ -321,6 +325,13 @@ impl FlightRecorder {
             return Ok(());
         };
         let path = dump.file.path.clone();
+        if self.ignored > 0 {
+            eprintln!(
+                "record: {} more triggers during the dump to {} were ignored",
+                std::mem::take(&mut self.ignored),
+                path.display()
+            );
+        }
         match dump.file.finish(stop_reason, lost) {
             Ok(written) => {
                 eprintln!(
@@ -389,11 +400,10 @@ impl Destination for FlightRecorder {
     }
 
     fn trigger(&mut self, what: &str, now: Instant, lost: &[Vec<u64>]) -> Result<(), RecordError> {
-        if let Some(dump) = &self.dump {
-            eprintln!(
-                "record: trigger {what} during the dump to {}: ignored",
-                dump.file.path.display()
-            );
+        if self.dump.is_some() {
+            // Said once, when the dump ends: a storm of matching events
+            // would otherwise print a line per loop turn.
+            self.ignored += 1;
             return Ok(());
         }
         self.start_dump(what, now, lost)
@@ -428,5 +438,106 @@ impl Destination for FlightRecorder {
             Some(d) => d.file.path.display().to_string(),
             None => format!("memory ({} KiB held)", self.held_bytes >> 10),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    use crate::event::EventClasses;
+    use crate::format::{CaptureHeader, CaptureReader, Record};
+    use crate::record::loader::ProbeConfig;
+
+    fn context(frame_bytes: usize) -> FileContext {
+        FileContext {
+            template: CaptureHeader::default(),
+            probes: ProbeConfig {
+                events: EventClasses {
+                    proc: false,
+                    ..EventClasses::ALL
+                },
+                ..ProbeConfig::default()
+            },
+            set_id: "test-set".into(),
+            force: false,
+            frame_bytes,
+            flush_interval: Duration::from_secs(1),
+            cgroups: Vec::new(),
+        }
+    }
+
+    /// A record of `len` barely compressible bytes, timestamp `ts` first.
+    fn record(ts: u64, len: usize) -> Vec<u8> {
+        let mut r = ts.to_le_bytes().to_vec();
+        let mut x = ts.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        while r.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            r.push(x as u8);
+        }
+        r
+    }
+
+    #[test]
+    fn memory_stays_within_the_ring_and_a_dump_holds_its_newest_frames() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pattern = dir.path().join("fr.snoop");
+        let cap: u64 = 256 << 10;
+        let opts = RingOptions {
+            limit: RingLimit::Bytes(cap),
+            after: Duration::ZERO,
+            keep: None,
+        };
+        let mut ring = FlightRecorder::new(context(16 << 10), &pattern, opts, &[]).expect("ring");
+        let mut peak = 0;
+        let n = 20_000u64;
+        for ts in 1..=n {
+            ring.push_record(&record(ts, 200)).expect("push");
+            peak = peak.max(ring.held_bytes);
+        }
+        // One frame over at most, between a cut and the eviction after it.
+        assert!(
+            peak <= cap + (16 << 10),
+            "held {peak} bytes for a {cap}-byte ring"
+        );
+        assert!(
+            ring.held_bytes > cap / 2,
+            "the ring filled: {}",
+            ring.held_bytes
+        );
+        let now = Instant::now();
+        ring.trigger("SIGUSR1", now, &[]).expect("trigger");
+        ring.tick(now, &[])
+            .expect("the dump ends at once (--after 0)");
+        let written = Box::new(ring).finish("SIGINT", &[]).expect("finish");
+        assert!(written.bytes > 0);
+
+        let dumps: Vec<_> = fs::read_dir(dir.path()).expect("ls").collect();
+        assert_eq!(dumps.len(), 1);
+        let path = dumps[0].as_ref().expect("entry").path();
+        let file = fs::File::open(&path).expect("open");
+        let mut reader = CaptureReader::new(io::BufReader::new(file)).expect("header");
+        let segment = reader.segment().cloned().expect("a segment");
+        assert_eq!(
+            (segment.kind.as_str(), segment.trigger.as_str()),
+            ("dump", "SIGUSR1")
+        );
+        let mut stamps = Vec::new();
+        while let Some(r) = reader.next_record().expect("valid") {
+            if let Record::Kernel(raw) = r {
+                stamps.push(u64::from_le_bytes(raw[..8].try_into().expect("8 bytes")));
+            }
+        }
+        let trailer = reader.trailer().expect("complete").clone();
+        assert_eq!(trailer.records, stamps.len() as u64);
+        assert_eq!(written.records, stamps.len() as u64);
+        // The newest records, without gap, up to the trigger.
+        assert_eq!(stamps.last(), Some(&n));
+        let first = stamps[0];
+        assert!(first > 1, "the oldest frames were dropped");
+        assert_eq!(stamps, (first..=n).collect::<Vec<_>>());
     }
 }
