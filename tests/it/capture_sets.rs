@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use snoopcap::event::Syscall;
 use snoopcap::format::{CaptureReader, SegmentInfo};
 use snoopcap::replay::decode::RawRecord;
 
@@ -35,6 +36,22 @@ fn hostile() -> &'static Path {
             .status()
             .expect("run cc");
         assert!(status.success(), "building tests/hostile.c failed");
+        out
+    })
+}
+
+/// tests/slowcall.c: one umount2 that stays in the kernel for a given time.
+fn slowcall() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("slowcall");
+        let status = Command::new("cc")
+            .args(["-O2", "-Wall", "-pthread", "-o"])
+            .arg(&out)
+            .arg(common::repo().join("tests/slowcall.c"))
+            .status()
+            .expect("run cc");
+        assert!(status.success(), "building tests/slowcall.c failed");
         out
     })
 }
@@ -157,10 +174,23 @@ fn rotation_by_size_keeps_every_event_once_and_pairs_across_files() {
     let cgroup = TempCgroup::new("rotate-size");
     let dir = tempfile::tempdir().expect("tempdir");
     let pattern = dir.path().join("cap.snoop");
-    let size: u64 = 128 << 10;
+    let size: u64 = 64 << 10;
     let cg = cgroup.path.to_str().expect("utf-8");
-    let recording = Recording::start(&pattern, &["-C", "128K", "--cgroup", cg]);
-    let (storm_pid, made) = storm(&cgroup, 6000);
+    // Built before recording starts, so that the storm begins at once.
+    let (_, _) = (hostile(), slowcall());
+    let recording = Recording::start(&pattern, &["-C", "64K", "--cgroup", cg]);
+    // A call that spans rotations: in the kernel for 4 s, while the storm
+    // fills a file every second or less.
+    let mut slow = Command::new(slowcall());
+    slow.arg("4000");
+    let slow = in_cgroup(&mut slow, &cgroup)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start slowcall");
+    let slow_pid = slow.id();
+    let (storm_pid, made) = storm(&cgroup, 4000);
+    let slow_out = slow.wait_with_output().expect("wait for slowcall");
+    assert!(slow_out.status.success(), "slowcall failed");
     let (ok, stderr) = recording.stop();
     assert!(ok, "record failed: {stderr}");
     assert!(!pattern.exists(), "the pattern itself is never written");
@@ -170,6 +200,7 @@ fn rotation_by_size_keeps_every_event_once_and_pairs_across_files() {
     let mut set = None;
     let mut seen = HashSet::new();
     let mut orphans_alone = 0;
+    let (mut slow_entry, mut slow_exit) = (None, None);
     for (i, file) in files.iter().enumerate() {
         let name = file
             .file_name()
@@ -202,7 +233,24 @@ fn rotation_by_size_keeps_every_event_once_and_pairs_across_files() {
         for entry in exec_entries(file, storm_pid) {
             assert!(seen.insert(entry), "{name}: an exec entry in two files");
         }
+        for record in common::raw_records(file) {
+            match record {
+                RawRecord::Enter(e) if e.pid == slow_pid && e.syscall == Syscall::Umount => {
+                    slow_entry = Some(i)
+                }
+                RawRecord::Exit(x) if x.pid == slow_pid && x.syscall == Syscall::Umount => {
+                    slow_exit = Some(i)
+                }
+                _ => {}
+            }
+        }
     }
+    let (entry_file, exit_file) = (slow_entry.expect("entry"), slow_exit.expect("exit"));
+    assert!(
+        exit_file > entry_file,
+        "the slow call spans a rotation: entry in file {entry_file}, exit in file {exit_file}"
+    );
+    assert!(orphans_alone >= 2, "alone, its two files cannot pair it");
     assert_eq!(
         seen.len() as u64,
         made,
@@ -220,8 +268,17 @@ fn rotation_by_size_keeps_every_event_once_and_pairs_across_files() {
     assert_eq!(execs.len() as u64, made, "one exec event per exec");
     let pids: HashSet<u64> = execs.iter().filter_map(|e| e["pid"].as_u64()).collect();
     assert_eq!(pids.len() as u64, made, "no exec event twice");
+    let slow: Vec<&Value> = events.iter().filter(|e| e["pid"] == slow_pid).collect();
+    let umount: Vec<&&Value> = slow.iter().filter(|e| e["event"] == "umount").collect();
+    assert_eq!(umount.len(), 1, "the slow call is one event: {slow:?}");
+    assert_eq!(umount[0]["error"], "ENOENT", "{:?}", umount[0]);
+    let latency = umount[0]["latency_ns"].as_u64().expect("latency");
+    assert!(
+        latency >= 3_900_000_000,
+        "entry to exit across files: {latency} ns"
+    );
     eprintln!(
-        "rotation by size: {} files, {made} execs, {orphans_alone} files with calls cut by a rotation when read alone",
+        "rotation by size: {} files, {made} execs, {orphans_alone} files with calls cut by a rotation when read alone, the slow call from file {entry_file} to {exit_file}",
         files.len()
     );
 
@@ -230,7 +287,7 @@ fn rotation_by_size_keeps_every_event_once_and_pairs_across_files() {
     let out = Command::new(common::RECORD)
         .arg("-o")
         .arg(&pattern)
-        .args(["-C", "128K", "--cgroup", cg, "--duration", "1"])
+        .args(["-C", "64K", "--cgroup", cg, "--duration", "1"])
         .output()
         .expect("run record");
     assert_eq!(out.status.code(), Some(1));
@@ -629,5 +686,62 @@ fn set_options_are_checked_before_anything_starts() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(!Path::new("x.snoop").exists());
+    }
+}
+
+#[test]
+fn unrelated_captures_merge_in_time_order() {
+    if !common::require_root("unrelated_captures_merge_in_time_order") {
+        return;
+    }
+    let _lock = common::bpf_lock();
+    let cgroup = TempCgroup::new("merge");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cg = cgroup.path.to_str().expect("utf-8");
+    // Two recordings of their own (no segment), overlapping in time: the
+    // first starts before a storm, the second during the next one.
+    let a = dir.path().join("a.snoop");
+    let b = dir.path().join("b.snoop");
+    let first = Recording::start(&a, &["--events", "exec", "--cgroup", cg]);
+    let (s1, made1) = storm(&cgroup, 300);
+    let second = Recording::start(&b, &["--events", "exec", "--cgroup", cg]);
+    let (s2, made2) = storm(&cgroup, 300);
+    let (ok_a, err_a) = first.stop();
+    let (s3, made3) = storm(&cgroup, 300);
+    let (ok_b, err_b) = second.stop();
+    assert!(ok_a && ok_b, "{err_a}{err_b}");
+
+    let (events, err) = json_events(&[b.clone(), a.clone()]);
+    assert!(!err.contains("could not be paired"), "{err}");
+    let times: Vec<&str> = events.iter().filter_map(|e| e["time"].as_str()).collect();
+    assert_eq!(times.len(), events.len());
+    let mut sorted = times.clone();
+    sorted.sort_unstable();
+    assert_eq!(times, sorted, "merged in time order");
+    let count = |ppid| execs_of(&events, ppid).len() as u64;
+    assert_eq!(count(s1), made1, "the first storm: in a only");
+    assert_eq!(count(s2), 2 * made2, "the second: in both");
+    assert_eq!(count(s3), made3, "the third: in b only");
+
+    // --info: one summary per file, neither of them part of a set.
+    let (code, out, err) = replay(&[
+        "--info",
+        "--format",
+        "json",
+        a.to_str().expect("utf-8"),
+        b.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let infos: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(infos.len(), 2);
+    for info in &infos {
+        assert_eq!(info["complete"], true);
+        assert!(
+            info.get("segment").is_none(),
+            "a plain capture has no segment"
+        );
     }
 }
