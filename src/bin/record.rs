@@ -287,7 +287,7 @@ fn run(options: &RecordOptions) -> Result<()> {
             options.output.describe()
         )
     } else if options.rotate.enabled() {
-        format!("{}.000000, .000001, ...", options.output.describe())
+        format!("{}.000000 and on (rotated)", options.output.describe())
     } else {
         options.output.describe()
     };
