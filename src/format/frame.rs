@@ -6,7 +6,9 @@ use std::ops::Range;
 
 use super::codec;
 use super::error::FormatError;
-use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo};
+use super::types::{
+    CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, SegmentInfo,
+};
 
 /// First 8 bytes of every capture.
 pub const MAGIC: [u8; 8] = *b"SNOOPCAP";
@@ -64,8 +66,13 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
 }
 
-/// Encodes the complete file header: prefix, body, checksum.
-pub(crate) fn encode_file_header(header: &CaptureHeader) -> Result<Vec<u8>, FormatError> {
+/// Encodes the complete file header: prefix, body, checksum. The body is the
+/// [`CaptureHeader`], then, for a file of a set, `Some(segment)` (an
+/// appended field: older readers ignore it).
+pub(crate) fn encode_file_header(
+    header: &CaptureHeader,
+    segment: Option<&SegmentInfo>,
+) -> Result<Vec<u8>, FormatError> {
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -77,6 +84,15 @@ pub(crate) fn encode_file_header(header: &CaptureHeader) -> Result<Vec<u8>, Form
             reason: format!("{e} (the limit is {MAX_HEADER_BODY_BYTES} bytes)"),
         }
     })?;
+    if let Some(segment) = segment {
+        let room = (MAX_HEADER_BODY_BYTES + FILE_HEADER_PREFIX_LEN).saturating_sub(out.len());
+        codec::encode_into(&Some(segment), &mut out, room as u64).map_err(|e| {
+            FormatError::Encode {
+                what: "capture header",
+                reason: format!("{e} (the limit is {MAX_HEADER_BODY_BYTES} bytes)"),
+            }
+        })?;
+    }
     let body_len = out.len() - FILE_HEADER_PREFIX_LEN;
     let body_len = u32::try_from(body_len).map_err(|_| FormatError::RecordTooLarge {
         len: body_len,
@@ -86,6 +102,21 @@ pub(crate) fn encode_file_header(header: &CaptureHeader) -> Result<Vec<u8>, Form
     let crc = crc32(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     Ok(out)
+}
+
+/// Splits a header body into the [`CaptureHeader`] and the segment that may
+/// follow it (`None` when the body ends after the header, as in files that
+/// are not part of a set and in files of older writers).
+pub(crate) fn decode_header_body(
+    body: &[u8],
+) -> Result<(CaptureHeader, Option<SegmentInfo>), String> {
+    let (header, rest) = codec::decode_prefix::<CaptureHeader>(body).map_err(|e| e.to_string())?;
+    if rest.is_empty() {
+        return Ok((header, None));
+    }
+    let segment = codec::decode::<Option<SegmentInfo>>(rest)
+        .map_err(|e| format!("the segment after the header: {e}"))?;
+    Ok((header, segment))
 }
 
 /// A decoded frame header. `encode` fills in the magic, zero reserved
@@ -381,6 +412,43 @@ mod tests {
             0xad, 0x0b, 0xd0, 0xf1, 0x71, 0xef,
         ];
         assert_eq!(h.encode(), expected);
+    }
+
+    #[test]
+    fn the_segment_follows_the_header_and_older_readers_skip_it() {
+        let header = CaptureHeader {
+            hostname: "h".into(),
+            ..CaptureHeader::default()
+        };
+        let segment = SegmentInfo {
+            set_id: "id".into(),
+            sequence: 7,
+            kind: SegmentInfo::DUMP.into(),
+            trigger: "SIGUSR1".into(),
+            trigger_wall_ns: -1,
+            after_ns: 30,
+        };
+        let plain = encode_file_header(&header, None).unwrap();
+        let with = encode_file_header(&header, Some(&segment)).unwrap();
+        let body = |b: &[u8]| b[FILE_HEADER_PREFIX_LEN..b.len() - 4].to_vec();
+        assert_eq!(
+            decode_header_body(&body(&plain)).unwrap(),
+            (header.clone(), None)
+        );
+        assert_eq!(
+            decode_header_body(&body(&with)).unwrap(),
+            (header.clone(), Some(segment))
+        );
+        // A reader that knows only the header's 23 fields.
+        assert_eq!(
+            codec::decode::<CaptureHeader>(&body(&with)).unwrap(),
+            header
+        );
+        // Option tag 1, then the segment's fields.
+        assert_eq!(body(&with)[body(&plain).len()], 1);
+        let mut bad = body(&with);
+        bad.truncate(bad.len() - 1);
+        assert!(decode_header_body(&bad).is_err());
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub use frame::{
 };
 pub use reader::{CaptureReader, ReaderStats, Record};
 pub use types::{
-    CaptureHeader, CgroupPath, ClockAnchor, KindCount, LossCounters, ProcessInfo, Trailer,
+    CaptureHeader, CgroupPath, ClockAnchor, KindCount, LossCounters, ProcessInfo, SegmentInfo,
+    Trailer,
 };
 pub use writer::{CaptureWriter, SyncSink, WriterOptions};

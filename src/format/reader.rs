@@ -13,7 +13,9 @@ use super::frame::{
     KIND_KERNEL_RECORD, KIND_LOSS_COUNTERS, KIND_PROCESS, MAGIC, MAX_HEADER_BODY_BYTES,
 };
 use super::source::Source;
-use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, Trailer};
+use super::types::{
+    CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, SegmentInfo, Trailer,
+};
 
 use zstd::zstd_safe;
 
@@ -73,6 +75,7 @@ enum State {
 pub struct CaptureReader<R: Read> {
     src: Source<R>,
     header: CaptureHeader,
+    segment: Option<SegmentInfo>,
     version: u16,
     flags: u16,
     state: State,
@@ -98,7 +101,7 @@ impl<R: Read> CaptureReader<R> {
     /// Reads and checks the file header.
     pub fn new(r: R) -> Result<Self, FormatError> {
         let mut src = Source::new(r);
-        let (header, version, flags) = read_file_header(&mut src)?;
+        let (header, segment, version, flags) = read_file_header(&mut src)?;
         let decompressor = zstd::bulk::Decompressor::new().map_err(|error| FormatError::Io {
             offset: src.offset(),
             error,
@@ -106,6 +109,7 @@ impl<R: Read> CaptureReader<R> {
         Ok(CaptureReader {
             src,
             header,
+            segment,
             version,
             flags,
             state: State::Frames,
@@ -126,6 +130,12 @@ impl<R: Read> CaptureReader<R> {
     /// The capture header.
     pub fn header(&self) -> &CaptureHeader {
         &self.header
+    }
+
+    /// Where this file belongs, for a file of a rotated set or a
+    /// flight-recorder dump; `None` for a capture of its own.
+    pub fn segment(&self) -> Option<&SegmentInfo> {
+        self.segment.as_ref()
     }
 
     /// The file's format version.
@@ -654,7 +664,7 @@ fn frame_len(h: &FrameHeader) -> u64 {
 /// Reads and checks the file header: returns it with the version and flags.
 fn read_file_header<R: Read>(
     src: &mut Source<R>,
-) -> Result<(CaptureHeader, u16, u16), FormatError> {
+) -> Result<(CaptureHeader, Option<SegmentInfo>, u16, u16), FormatError> {
     let io = |error, offset| FormatError::Io { offset, error };
     let mut prefix = [0u8; FILE_HEADER_PREFIX_LEN];
     let n = src.fill(&mut prefix).map_err(|e| io(e, 0))?;
@@ -726,11 +736,12 @@ fn read_file_header<R: Read>(
             ),
         });
     }
-    let header = codec::decode(&body).map_err(|e| FormatError::BadHeader {
-        offset: FILE_HEADER_PREFIX_LEN as u64,
-        what: format!("header body does not decode: {e}"),
-    })?;
-    Ok((header, version, flags))
+    let (header, segment) =
+        frame::decode_header_body(&body).map_err(|e| FormatError::BadHeader {
+            offset: FILE_HEADER_PREFIX_LEN as u64,
+            what: format!("header body does not decode: {e}"),
+        })?;
+    Ok((header, segment, version, flags))
 }
 
 /// One phrase on what a non-capture input looks like.

@@ -57,6 +57,42 @@ pub struct CaptureHeader {
     pub byte_order: String,
 }
 
+/// Where a capture file belongs when `record` wrote it as one of several:
+/// a file of a rotated set (`-C`/`-G`), or a flight-recorder dump
+/// (`--ring`). Stored in the file header after the [`CaptureHeader`]
+/// (docs/FORMAT.md, "Segment"), so that older readers skip it and a file
+/// without it is a capture of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    /// The recording's id (one `record` run), shared by every file it wrote.
+    pub set_id: String,
+    /// Place in the set: 0, 1, 2, ... in the order the files were started.
+    pub sequence: u64,
+    /// [`SegmentInfo::ROTATION`] or [`SegmentInfo::DUMP`].
+    pub kind: String,
+    /// Dumps: what triggered this one (e.g. `SIGUSR1`); empty otherwise.
+    pub trigger: String,
+    /// Dumps: when the trigger happened, ns since the Unix epoch (UTC); 0
+    /// otherwise.
+    pub trigger_wall_ns: i64,
+    /// Dumps: how long recording went on after the trigger, ns; 0 otherwise.
+    pub after_ns: u64,
+}
+
+impl SegmentInfo {
+    /// A file of a rotated set: its records follow those of the file with
+    /// the previous sequence number, without gap or overlap.
+    pub const ROTATION: &'static str = "rotation";
+    /// A flight-recorder dump: the recent past at a trigger and what came
+    /// next; dumps of one set may overlap.
+    pub const DUMP: &'static str = "dump";
+
+    /// Whether this file continues the one before it in its set.
+    pub fn is_rotation(&self) -> bool {
+        self.kind == Self::ROTATION
+    }
+}
+
 /// At boot-clock time `boot_ns` the wall clock read `wall_ns`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ClockAnchor {

@@ -15,7 +15,9 @@ use super::frame::{
     FRAME_TYPE_TRAILER, KIND_CGROUP_PATH, KIND_CLOCK_ANCHOR, KIND_KERNEL_RECORD,
     KIND_LOSS_COUNTERS, KIND_PROCESS, MAX_RECORD_BYTES,
 };
-use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, Trailer};
+use super::types::{
+    CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, SegmentInfo, Trailer,
+};
 
 /// An output a capture can be written to: `Write` plus a way to make what
 /// was written durable.
@@ -120,6 +122,17 @@ pub struct CaptureWriter<W: SyncSink> {
 impl<W: SyncSink> CaptureWriter<W> {
     /// Checks the options and writes the file header at once.
     pub fn new(out: W, header: &CaptureHeader, opts: WriterOptions) -> Result<Self, FormatError> {
+        Self::with_segment(out, header, None, opts)
+    }
+
+    /// As [`CaptureWriter::new`], for one file of a set (a rotated file or
+    /// a flight-recorder dump): the header also says which set and where.
+    pub fn with_segment(
+        out: W,
+        header: &CaptureHeader,
+        segment: Option<&SegmentInfo>,
+        opts: WriterOptions,
+    ) -> Result<Self, FormatError> {
         if opts.max_frame_bytes > MAX_RECORD_BYTES {
             return Err(FormatError::InvalidOptions(format!(
                 "max_frame_bytes {} exceeds the maximum of {MAX_RECORD_BYTES}",
@@ -137,7 +150,7 @@ impl<W: SyncSink> CaptureWriter<W> {
         }
         let compressor = zstd::bulk::Compressor::new(opts.zstd_level)
             .map_err(|e| FormatError::InvalidOptions(format!("zstd: {e}")))?;
-        let head = frame::encode_file_header(header)?;
+        let head = frame::encode_file_header(header, segment)?;
         let mut w = CaptureWriter {
             out,
             pending: Vec::with_capacity(opts.max_frame_bytes.min(MAX_RECORD_BYTES) + 4096),
@@ -197,6 +210,46 @@ impl<W: SyncSink> CaptureWriter<W> {
     /// Appends one process of the start snapshot.
     pub fn push_process(&mut self, p: &ProcessInfo) -> Result<(), FormatError> {
         self.push_encoded(KIND_PROCESS, p, "process")
+    }
+
+    /// Appends a data frame that another writer encoded (header and payload,
+    /// as that writer wrote them): a flight recorder keeps frames compressed
+    /// in memory and copies them into a dump this way. Pending envelopes are
+    /// written first, as their own frame. `kernel_records` is the number of
+    /// kernel records in the frame, for the trailer. The frame header is
+    /// checked (magic, checksum, type, length); the payload is copied as it is.
+    pub fn append_frame(&mut self, frame: &[u8], kernel_records: u64) -> Result<(), FormatError> {
+        self.flush_frame()?;
+        let header = frame
+            .get(..FRAME_HEADER_LEN)
+            .and_then(|b| <&[u8; FRAME_HEADER_LEN]>::try_from(b).ok())
+            .ok_or_else(|| {
+                FormatError::InvalidOptions(format!(
+                    "a {}-byte frame is shorter than its header",
+                    frame.len()
+                ))
+            })?;
+        let h = FrameHeader::parse(header)
+            .map_err(|e| FormatError::InvalidOptions(format!("appended frame: {e}")))?;
+        let whole = FRAME_HEADER_LEN + h.compressed_len as usize;
+        if h.frame_type != FRAME_TYPE_DATA || frame.len() != whole {
+            return Err(FormatError::InvalidOptions(format!(
+                "appended frame: type {} and {} bytes, expected a data frame of {whole} bytes",
+                h.frame_type,
+                frame.len()
+            )));
+        }
+        self.write_out(frame)?;
+        if h.first_ts != 0 || h.last_ts != 0 || kernel_records > 0 {
+            self.first_ts.get_or_insert(h.first_ts);
+            self.last_ts = h.last_ts;
+        }
+        self.frames_written += 1;
+        self.records_written += kernel_records;
+        if self.opts.sync_each_frame {
+            self.sync()?;
+        }
+        Ok(())
     }
 
     /// True when envelopes are pending and the oldest was pushed at least
@@ -293,6 +346,11 @@ impl<W: SyncSink> CaptureWriter<W> {
     /// The sink.
     pub fn get_ref(&self) -> &W {
         &self.out
+    }
+
+    /// The sink, mutably (for a sink that collects what was written).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     fn check_usable(&self) -> Result<(), FormatError> {
@@ -529,6 +587,50 @@ mod tests {
         assert!(w.flush_due(far));
         w.flush_frame().unwrap();
         assert!(!w.flush_due(far));
+    }
+
+    #[test]
+    fn frames_copied_from_another_writer_make_a_valid_capture() {
+        let mut source = CaptureWriter::new(
+            Vec::new(),
+            &CaptureHeader::default(),
+            WriterOptions::default(),
+        )
+        .unwrap();
+        let start = source.bytes_written() as usize;
+        source.push_kernel_record(&rec(7, b"xyz")).unwrap();
+        source.push_kernel_record(&rec(9, b"")).unwrap();
+        source.flush_frame().unwrap();
+        let frame = source.get_ref()[start..].to_vec();
+        let segment = SegmentInfo {
+            set_id: "s".into(),
+            sequence: 3,
+            kind: SegmentInfo::DUMP.into(),
+            ..SegmentInfo::default()
+        };
+        let mut dump = CaptureWriter::with_segment(
+            Vec::new(),
+            &CaptureHeader::default(),
+            Some(&segment),
+            WriterOptions::default(),
+        )
+        .unwrap();
+        dump.push_clock_anchor(&ClockAnchor::default()).unwrap();
+        dump.append_frame(&frame, 2).unwrap();
+        assert!(dump.append_frame(&frame[..frame.len() - 1], 2).is_err());
+        let bytes = dump.finish(&Trailer::default()).unwrap();
+        let mut reader = crate::format::CaptureReader::new(&bytes[..]).unwrap();
+        assert_eq!(reader.segment(), Some(&segment));
+        let mut kernel = 0;
+        while let Some(r) = reader.next_record().unwrap() {
+            kernel += matches!(r, crate::format::Record::Kernel(_)) as u32;
+        }
+        assert_eq!(kernel, 2);
+        let t = reader.trailer().unwrap();
+        assert_eq!(
+            (t.frames, t.records, t.first_ts_ns, t.last_ts_ns),
+            (2, 2, 7, 9)
+        );
     }
 
     /// A sink whose writes fail after a budget of bytes.

@@ -3,12 +3,21 @@
 //! paths) and, here, the record loop: load the probes, move raw records from
 //! the ring buffer into capture frames, keep loss counters and clock anchors
 //! flowing, and stop cleanly (trailer, fsync) on a signal, a deadline or a
-//! closed output. Records are stored raw: record never decodes them.
+//! closed output. Records are stored raw: record decodes them only to check
+//! the flight recorder's event triggers (`trigger`), when some are set.
+//! Where records go is a `output::Destination`: one capture, a rotated set
+//! (`rotate`) or the flight recorder (`ring`); `status` is the live status
+//! line on a terminal.
 
 pub mod cgroup;
 pub mod hostinfo;
 pub mod loader;
+pub mod output;
+pub mod ring;
+pub mod rotate;
 pub mod snapshot;
+pub mod status;
+pub mod trigger;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -23,10 +32,15 @@ use std::time::{Duration, Instant};
 use self::cgroup::CgroupResolver;
 use self::hostinfo::HostInfo;
 use self::loader::{ProbeConfig, ProbeError, Probes};
+use self::output::{Destination, FileContext, Single};
+use self::ring::{FlightRecorder, RingOptions};
+use self::rotate::{RotateOptions, Rotator};
+use self::status::StatusLine;
+use self::trigger::Triggers;
 use crate::bpf::layout;
 use crate::format::{
-    CaptureHeader, CaptureWriter, CgroupPath, ClockAnchor, FormatError, KindCount, LossCounters,
-    SyncSink, Trailer, WriterOptions,
+    CaptureHeader, CaptureWriter, CgroupPath, ClockAnchor, FormatError, KindCount, SyncSink,
+    WriterOptions,
 };
 
 /// Where the capture goes.
@@ -63,6 +77,12 @@ pub struct RecordOptions {
     pub flush_interval: Duration,
     pub frame_bytes: usize,
     pub command_line: Vec<String>,
+    /// `-C`, `-G`, `-W`: write a rotated set of files named from `output`.
+    pub rotate: RotateOptions,
+    /// `--ring`: the flight recorder, dumping to files named from `output`.
+    pub ring: Option<RingOptions>,
+    /// The flight recorder's event triggers.
+    pub triggers: Triggers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,13 +128,20 @@ impl RecordSummary {
 
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+static DUMP_REQUESTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop_signal(signal: libc::c_int) {
     STOP_SIGNAL.store(signal, Ordering::SeqCst);
     STOP_REQUESTED.store(true, Ordering::SeqCst);
 }
 
-/// SIGINT and SIGTERM request a clean stop; SIGPIPE is ignored so that a
+extern "C" fn on_dump_signal(_signal: libc::c_int) {
+    DUMP_REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT and SIGTERM request a clean stop; SIGUSR1 triggers the flight
+/// recorder (and is ignored otherwise, rather than killing the recording
+/// without a trailer); SIGPIPE is ignored so that a
 /// closed output shows up as an EPIPE write error, which ends the recording
 /// cleanly instead of killing it without a trailer.
 pub fn install_signal_handlers() -> io::Result<()> {
@@ -128,6 +155,10 @@ pub fn install_signal_handlers() -> io::Result<()> {
             if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
                 return Err(io::Error::last_os_error());
             }
+        }
+        action.sa_sigaction = on_dump_signal as *const () as libc::sighandler_t;
+        if libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
         }
         if libc::signal(libc::SIGPIPE, libc::SIG_IGN) == libc::SIG_ERR {
             return Err(io::Error::last_os_error());
@@ -269,8 +300,8 @@ fn check_capabilities() -> Result<(), RecordError> {
 /// record kind (columns, 0..=SC_REC_EXEC): every kind the BPF side writes,
 /// refetch records included, so that the trailer's `records_by_kind` adds up
 /// to its `records`.
-#[derive(Default)]
-struct KindCounts {
+#[derive(Clone, Default)]
+pub(crate) struct KindCounts {
     counts: [[u64; KIND_SLOTS]; SYSCALL_SLOTS],
 }
 
@@ -278,7 +309,22 @@ const KIND_SLOTS: usize = layout::SC_REC_EXEC as usize + 1;
 const SYSCALL_SLOTS: usize = layout::SC_SYS_EXIT as usize + 1;
 
 impl KindCounts {
-    fn count(&mut self, raw: &[u8]) {
+    pub(crate) fn new() -> KindCounts {
+        KindCounts {
+            counts: [[0; KIND_SLOTS]; SYSCALL_SLOTS],
+        }
+    }
+
+    /// Adds `other`'s counts.
+    pub(crate) fn add(&mut self, other: &KindCounts) {
+        for (row, other_row) in self.counts.iter_mut().zip(other.counts.iter()) {
+            for (n, m) in row.iter_mut().zip(other_row.iter()) {
+                *n += m;
+            }
+        }
+    }
+
+    pub(crate) fn count(&mut self, raw: &[u8]) {
         // Offsets of sc_record_header.kind and .syscall.
         let kind = raw.get(20).copied().unwrap_or(0) as usize;
         let syscall = raw.get(21).copied().unwrap_or(0) as usize;
@@ -292,7 +338,7 @@ impl KindCounts {
     }
 
     /// Events written: syscall entries, forks and process exits.
-    fn events(&self) -> u64 {
+    pub(crate) fn events(&self) -> u64 {
         self.counts
             .iter()
             .map(|row| {
@@ -303,7 +349,7 @@ impl KindCounts {
             .sum()
     }
 
-    fn to_vec(&self) -> Vec<KindCount> {
+    pub(crate) fn to_vec(&self) -> Vec<KindCount> {
         let mut out = Vec::new();
         for (syscall, row) in self.counts.iter().enumerate() {
             for (kind, &count) in row.iter().enumerate() {
@@ -362,10 +408,16 @@ impl CgroupPaths {
 }
 
 struct State {
-    writer: CaptureWriter<Sink>,
+    out: Box<dyn Destination>,
+    /// Every record of the recording (all files), for the summary and status.
     kinds: KindCounts,
     cgroups: CgroupPaths,
-    error: Option<FormatError>,
+    /// Set when the flight recorder has event triggers.
+    triggers: Option<Triggers>,
+    layout_version: u32,
+    /// What an event trigger matched, for the loop to act on.
+    triggered: Option<String>,
+    error: Option<RecordError>,
 }
 
 impl State {
@@ -374,16 +426,19 @@ impl State {
             return -1;
         }
         if let Some(path) = self.cgroups.note(raw) {
-            if let Err(err) = self.writer.push_cgroup_path(&path) {
+            if let Err(err) = self.out.push_cgroup_path(&path) {
                 self.error = Some(err);
                 return -1;
             }
         }
-        if let Err(err) = self.writer.push_kernel_record(raw) {
+        if let Err(err) = self.out.push_record(raw) {
             self.error = Some(err);
             return -1;
         }
         self.kinds.count(raw);
+        if let (Some(triggers), None) = (&self.triggers, &self.triggered) {
+            self.triggered = triggers.check(raw, self.layout_version);
+        }
         0
     }
 }
@@ -408,13 +463,15 @@ pub fn run(opts: &RecordOptions, on_tracing: impl FnOnce()) -> Result<RecordSumm
     check_capabilities()?;
     loader::check_environment()?;
 
+    let sets = opts.ring.is_some() || opts.rotate.enabled();
     let created_path = match &opts.output {
-        Output::File(path) => Some(path.clone()),
-        Output::Stdout => None,
+        Output::File(path) if !sets => Some(path.clone()),
+        _ => None,
     };
     let sink = match &opts.output {
-        Output::File(path) => Sink::File(create_output(path, opts.force)?),
-        Output::Stdout => Sink::Stdout(io::stdout()),
+        _ if sets => None,
+        Output::File(path) => Some(Sink::File(create_output(path, opts.force)?)),
+        Output::Stdout => Some(Sink::Stdout(io::stdout())),
     };
     let mut tracing = false;
     let result = record_into(sink, opts, || {
@@ -429,24 +486,12 @@ pub fn run(opts: &RecordOptions, on_tracing: impl FnOnce()) -> Result<RecordSumm
     result
 }
 
-fn record_into(
-    sink: Sink,
-    opts: &RecordOptions,
-    on_tracing: impl FnOnce(),
-) -> Result<RecordSummary, RecordError> {
-    // on_tracing is called once the probes are attached and the header is out.
-    let target = opts.output.describe();
-    let write_err = |source: FormatError| RecordError::Write {
-        target: target.clone(),
-        source,
-    };
-
-    let mut storage = MaybeUninit::uninit();
-    let probes = Probes::load(&opts.probes, &mut storage)?;
-
+/// The recording's capture header; each file of a set gets a fresh clock
+/// anchor and start time on top of it.
+fn capture_header(opts: &RecordOptions) -> CaptureHeader {
     let host = HostInfo::collect();
     let start_anchor = anchor_now();
-    let header = CaptureHeader {
+    CaptureHeader {
         tool: "snoopcap record".to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         hostname: host.hostname,
@@ -470,6 +515,70 @@ fn record_into(
         max_args: opts.probes.max_args,
         arg_size: opts.probes.arg_size,
         byte_order: "little".to_string(),
+    }
+}
+
+/// A fresh id for the files of one recording: the kernel's random UUID.
+fn new_set_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| format!("{:x}-{}", hostinfo::wall_now_ns(), std::process::id()))
+}
+
+/// The destination `opts` asks for: one capture into `sink`, a rotated set
+/// or the flight recorder.
+fn destination(
+    sink: Option<Sink>,
+    opts: &RecordOptions,
+    header: CaptureHeader,
+    lost: &[Vec<u64>],
+) -> Result<Box<dyn Destination>, RecordError> {
+    let pattern = match (&opts.output, sink) {
+        (_, Some(sink)) => return single(sink, opts, &header, lost).map(|d| Box::new(d) as _),
+        (Output::File(path), None) => path.clone(),
+        // The binary refuses -C/-G/--ring with stdout; a library caller
+        // gets the plain capture.
+        (Output::Stdout, None) => {
+            let sink = Sink::Stdout(io::stdout());
+            return single(sink, opts, &header, lost).map(|d| Box::new(d) as _);
+        }
+    };
+    let ctx = FileContext {
+        template: header,
+        probes: opts.probes.clone(),
+        set_id: new_set_id(),
+        force: opts.force,
+        frame_bytes: opts.rotate.frame_bytes(opts.frame_bytes),
+        flush_interval: opts.flush_interval,
+        cgroups: Vec::new(),
+    };
+    match &opts.ring {
+        Some(ring) => Ok(Box::new(FlightRecorder::new(
+            ctx,
+            &pattern,
+            ring.clone(),
+            lost,
+        )?)),
+        None => Ok(Box::new(Rotator::start(
+            ctx,
+            &pattern,
+            opts.rotate.clone(),
+            lost,
+        )?)),
+    }
+}
+
+/// One capture: the header at once, then the start snapshot.
+fn single(
+    sink: Sink,
+    opts: &RecordOptions,
+    header: &CaptureHeader,
+    lost: &[Vec<u64>],
+) -> Result<Single, RecordError> {
+    let target = opts.output.describe();
+    let write_err = |source: FormatError| RecordError::Write {
+        target: target.clone(),
+        source,
     };
     let writer_opts = WriterOptions {
         max_frame_bytes: opts.frame_bytes,
@@ -477,7 +586,7 @@ fn record_into(
         sync_each_frame: matches!(opts.output, Output::File(_)),
         ..WriterOptions::default()
     };
-    let mut writer = CaptureWriter::new(sink, &header, writer_opts).map_err(write_err)?;
+    let mut writer = CaptureWriter::new(sink, header, writer_opts).map_err(write_err)?;
     // The process table as it is now, now that forks and exits are traced:
     // anything that starts from here on is in the records too.
     if opts.probes.events.proc {
@@ -485,52 +594,46 @@ fn record_into(
             writer.push_process(&process).map_err(write_err)?;
         }
     }
+    let path = match &opts.output {
+        Output::File(path) => Some(path.clone()),
+        Output::Stdout => None,
+    };
+    Ok(Single::new(writer, target, path, lost.to_vec()))
+}
 
+/// How often the kernel's loss counters are read while recording.
+const LOSS_READ_EVERY: Duration = Duration::from_millis(100);
+
+fn record_into(
+    sink: Option<Sink>,
+    opts: &RecordOptions,
+    on_tracing: impl FnOnce(),
+) -> Result<RecordSummary, RecordError> {
+    // on_tracing is called once the probes are attached and the header is out.
+    let mut storage = MaybeUninit::uninit();
+    let probes = Probes::load(&opts.probes, &mut storage)?;
+
+    let header = capture_header(opts);
+    let layout_version = header.layout_version;
+    let lost = probes.loss_counters()?;
+    let out = destination(sink, opts, header, &lost)?;
+    let triggers = (opts.ring.is_some() && opts.triggers.any()).then(|| opts.triggers.clone());
     let state = RefCell::new(State {
-        writer,
+        out,
         kinds: KindCounts::default(),
         cgroups: CgroupPaths::new(),
+        triggers,
+        layout_version,
+        triggered: None,
         error: None,
     });
     let ring = probes.ring_buffer(|raw: &[u8]| state.borrow_mut().push(raw))?;
 
     on_tracing();
-    let started = Instant::now();
-    let deadline = opts.duration.map(|d| started + d);
-    let mut last_lost = probes.loss_counters()?;
-    let stop_reason;
-    loop {
-        let poll = loader::drain(&ring, Duration::from_millis(100));
-        if let Some(err) = state.borrow_mut().error.take() {
-            return Err(write_err(err));
-        }
-        poll?;
-        if STOP_REQUESTED.load(Ordering::SeqCst) {
-            stop_reason = signal_name(STOP_SIGNAL.load(Ordering::SeqCst)).to_string();
-            break;
-        }
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            stop_reason = "duration".to_string();
-            break;
-        }
-        let mut st = state.borrow_mut();
-        if st.writer.flush_due(now) {
-            let lost = probes.loss_counters()?;
-            if lost != last_lost {
-                st.writer
-                    .push_loss_counters(&LossCounters {
-                        per_cpu: lost.clone(),
-                    })
-                    .map_err(write_err)?;
-                last_lost = lost;
-            }
-            st.writer
-                .push_clock_anchor(&anchor_now())
-                .map_err(write_err)?;
-            st.writer.flush_frame().map_err(write_err)?;
-        }
-    }
+    let mut status = StatusLine::for_stderr();
+    let stopped = record_loop(&probes, &ring, &state, opts, &mut status);
+    status.clear();
+    let stop_reason = stopped?;
 
     // Take what is still in the ring buffer before closing.
     ring.consume().map_err(|err| ProbeError::Runtime {
@@ -541,44 +644,70 @@ fn record_into(
     let lost = probes.loss_counters()?;
     let mut st = state.into_inner();
     if let Some(err) = st.error.take() {
-        return Err(write_err(err));
+        return Err(err);
     }
-    let mut writer = st.writer;
-    writer
-        .push_loss_counters(&LossCounters {
-            per_cpu: lost.clone(),
-        })
-        .map_err(write_err)?;
-    writer.flush_frame().map_err(write_err)?;
-    let records = writer.records_written();
-    let frames = writer.frames_written();
-    // The writer fills in the timestamps, frames, bytes and records from what
-    // it actually wrote; only what it cannot know is given here.
-    let trailer = Trailer {
-        stop_reason: stop_reason.clone(),
-        end_wall_ns: hostinfo::wall_now_ns(),
-        records_by_kind: st.kinds.to_vec(),
-        lost: LossCounters {
-            per_cpu: lost.clone(),
-        },
-        bytes: writer.bytes_written(),
-        ..Trailer::default()
-    };
-    let mut sink = writer.finish(&trailer).map_err(write_err)?;
-    let _ = sink.flush();
-    let bytes = match &opts.output {
-        Output::File(path) => fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-        Output::Stdout => trailer.bytes,
-    };
+    let written = st.out.finish(&stop_reason, &lost)?;
     Ok(RecordSummary {
-        events: st.kinds.events(),
-        records,
+        events: written.events,
+        records: written.records,
         lost: total_lost(&lost),
-        bytes,
-        frames,
+        bytes: written.bytes,
+        frames: written.frames,
         stop_reason,
-        output: target,
+        output: written.output,
     })
+}
+
+/// Drains the ring buffer until a stop is asked for; returns why it stopped.
+fn record_loop(
+    probes: &Probes<'_>,
+    ring: &libbpf_rs::RingBuffer<'_>,
+    state: &RefCell<State>,
+    opts: &RecordOptions,
+    status: &mut StatusLine,
+) -> Result<String, RecordError> {
+    let started = Instant::now();
+    let deadline = opts.duration.map(|d| started + d);
+    let mut lost = probes.loss_counters()?;
+    let mut lost_read = started;
+    loop {
+        let poll = loader::drain(ring, Duration::from_millis(100));
+        if let Some(err) = state.borrow_mut().error.take() {
+            return Err(err);
+        }
+        poll?;
+        if STOP_REQUESTED.load(Ordering::SeqCst) {
+            return Ok(signal_name(STOP_SIGNAL.load(Ordering::SeqCst)).to_string());
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return Ok("duration".to_string());
+        }
+        if now.saturating_duration_since(lost_read) >= LOSS_READ_EVERY {
+            lost = probes.loss_counters()?;
+            lost_read = now;
+        }
+        let mut st = state.borrow_mut();
+        if DUMP_REQUESTED.swap(false, Ordering::SeqCst) {
+            st.out.trigger("SIGUSR1", now, &lost)?;
+        }
+        if let Some(what) = st.triggered.take() {
+            st.out.trigger(&what, now, &lost)?;
+        }
+        st.out.tick(now, &lost)?;
+        if status.due(now) {
+            let current = st.out.current();
+            status.draw(
+                now,
+                &status::Snapshot {
+                    events: st.kinds.events(),
+                    lost: total_lost(&lost),
+                    bytes: st.out.bytes(),
+                    current: &current,
+                },
+            );
+        }
+    }
 }
 
 #[cfg(test)]

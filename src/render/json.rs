@@ -761,6 +761,7 @@ mod tests {
                 ..RenderOptions::default()
             });
             renderer.input(&crate::render::CaptureIdentity {
+                source: 0,
                 hostname: "web-017.example.com".into(),
                 boot_id: "cbee845f-6272-4b71-aa95-52a73c8cb0b3".into(),
                 file: Some("/var/lib/snoopcap/web-017-0800.snoop".into()),

@@ -105,6 +105,9 @@ const FORMAT_NAMES: &str = "table, csv, json or perfetto";
 /// the formats that say so in every row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CaptureIdentity {
+    /// Which of the inputs merged into one replay (a rotated set is one):
+    /// the renderer keeps per-capture state under it.
+    pub source: usize,
     pub hostname: String,
     pub boot_id: String,
     /// The capture file as named on the command line; `None` for stdin.
@@ -163,8 +166,10 @@ impl Default for RenderOptions {
 
 /// A stream of events rendered in one format.
 pub trait Renderer {
-    /// Names the capture whose events come next (once per input, before
-    /// its events). Only formats that record it need to look.
+    /// Names the capture whose events, snapshot entries, warnings and end
+    /// come next: before a capture's start and again whenever the merged
+    /// inputs switch from one to another. Only formats that record it or
+    /// keep per-capture state need to look.
     fn input(&mut self, _capture: &CaptureIdentity) {}
     /// Writes what comes before the first event (headers).
     fn begin(&mut self, out: &mut dyn Write) -> io::Result<()>;

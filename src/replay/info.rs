@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::stream::{EventStream, Item, LossTotals, OpenError, StreamOptions, Summary, Warning};
 use super::{input_name, open_input, Outcome, ReplayError, ReplayOptions};
-use crate::format::CaptureHeader;
+use crate::format::{CaptureHeader, SegmentInfo};
 use crate::render::{self, Format};
 
 /// What `--info` shows of one capture.
@@ -18,6 +18,10 @@ pub struct CaptureInfo {
     pub file: String,
     pub format_version: u16,
     pub header: CaptureHeader,
+    /// For a file of a rotated set or a flight-recorder dump: which set,
+    /// where in it, and (a dump) what triggered it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentInfo>,
     pub complete: bool,
     pub stop_reason: Option<String>,
     pub start: String,
@@ -87,6 +91,7 @@ impl CaptureInfo {
             bytes: summary.bytes,
             damage,
             header,
+            segment: summary.segment,
         }
     }
 }
@@ -170,6 +175,9 @@ fn write_info_text(info: &CaptureInfo, out: &mut dyn Write) -> io::Result<()> {
         rfc3339(h.clock.wall_ns),
         h.clock.uncertainty_ns
     )?;
+    if let Some(seg) = &info.segment {
+        write_segment(seg, out)?;
+    }
     writeln!(out, "start:           {}", info.start)?;
     match (&info.end, info.duration_secs, &info.stop_reason) {
         (Some(end), Some(duration), Some(reason)) => {
@@ -217,6 +225,31 @@ fn write_info_text(info: &CaptureInfo, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "damage:          {}", safe(damage))?;
     }
     Ok(())
+}
+
+/// The segment lines of a file of a set.
+fn write_segment(seg: &SegmentInfo, out: &mut dyn Write) -> io::Result<()> {
+    let mut text = Vec::new();
+    render::escape::push_terminal_safe(&mut text, seg.set_id.as_bytes(), true);
+    let set = String::from_utf8_lossy(&text);
+    if seg.is_rotation() {
+        writeln!(
+            out,
+            "set:             {set}, file {} (rotated)",
+            seg.sequence
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "set:             {set}, dump {}", seg.sequence)?;
+    let mut trigger = Vec::new();
+    render::escape::push_terminal_safe(&mut trigger, seg.trigger.as_bytes(), true);
+    writeln!(
+        out,
+        "trigger:         {} at {} (then {:.1} s more)",
+        String::from_utf8_lossy(&trigger),
+        rfc3339(seg.trigger_wall_ns),
+        seg.after_ns as f64 / 1e9
+    )
 }
 
 pub(super) fn run(

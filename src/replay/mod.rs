@@ -2,10 +2,11 @@
 //! (entry/exit pairing), `filter`, `stream` (the one event stream every
 //! consumer reads captures through), `info` (`--info`), `args` (option values
 //! checked before any input is opened), `diff` (`--diff`, `--expect-file`:
-//! behavioural comparison of runs), and here `replay`'s job: open the
-//! inputs (files or stdin) and the output (`-o FILE` or stdout), run each
-//! input through the stream into a renderer, and say on stderr what was
-//! lost, unpaired, cut short or damaged.
+//! behavioural comparison of runs), `merge` (several captures as one
+//! stream in time order; a rotated set read as one), and here `replay`'s
+//! job: open the inputs (files or stdin) and the output (`-o FILE` or
+//! stdout), run them through the stream into a renderer, and say on stderr
+//! what was lost, unpaired, cut short or damaged.
 
 pub mod args;
 pub mod decode;
@@ -13,6 +14,7 @@ pub mod diff;
 pub mod filter;
 pub mod info;
 pub mod lineage;
+pub mod merge;
 pub mod reassemble;
 pub mod stream;
 pub mod tree;
@@ -286,8 +288,9 @@ fn run_tree(
 }
 
 /// The identity of the capture `stream` reads, as named by `path`.
-fn capture_identity(path: &Path, header: &CaptureHeader) -> CaptureIdentity {
+fn capture_identity(source: usize, path: &Path, header: &CaptureHeader) -> CaptureIdentity {
     CaptureIdentity {
+        source,
         hostname: header.hostname.clone(),
         boot_id: header.boot_id.clone(),
         file: (path.as_os_str() != "-").then(|| path.display().to_string()),
@@ -348,9 +351,11 @@ fn start_renderer(
     Ok(renderer)
 }
 
-/// Every input through the stream into the renderer (started with the
-/// first input's header if not yet). Returns the outcome and the inputs
-/// that were cut short.
+/// Every input, merged in time order ([`merge`]), into the renderer
+/// (started with the first capture's header if not yet). Before the steps
+/// of another input than the last, the renderer is told which
+/// ([`Renderer::input`]). Returns the outcome and the inputs that were cut
+/// short.
 fn render_inputs(
     opts: &ReplayOptions,
     select: &StreamOptions,
@@ -358,60 +363,109 @@ fn render_inputs(
     renderer: &mut Option<Box<dyn Renderer>>,
     out: &mut dyn Write,
 ) -> Result<(Outcome, Vec<String>), ReplayError> {
+    let mut merged = merge::Merged::open(merge::plan(inputs), select)?;
+    // A live view (record -o - | replay -) shows each frame as it
+    // comes: flush before the reader may block on the pipe.
+    let live = inputs.iter().any(|p| p.as_os_str() == "-");
+    let renderer = match &mut *renderer {
+        Some(r) => r,
+        slot @ None => slot.insert(start_renderer(
+            opts,
+            select.filter.classes,
+            Some(merged.first_header()),
+            out,
+        )?),
+    };
+    let mut sources = Sources::default();
     let mut outcome = Outcome::Complete;
     let mut cut_short = Vec::new();
-    for path in inputs {
-        let input = input_name(path);
-        let mut stream = open_stream(path, select)?;
-        // A live view (record -o - | replay -) shows each frame as it
-        // comes: flush before the reader may block on the pipe.
-        let is_stdin = path.as_os_str() == "-";
-        let renderer = match &mut *renderer {
-            Some(r) => r,
-            slot @ None => slot.insert(start_renderer(
-                opts,
-                select.filter.classes,
-                Some(stream.header()),
-                out,
-            )?),
-        };
-        renderer.input(&capture_identity(path, stream.header()));
-        renderer
-            .capture_start(stream.header(), out)
-            .map_err(|err| match err.kind() {
-                io::ErrorKind::InvalidInput => ReplayError::Unsupported {
-                    input: input.clone(),
-                    reason: err.to_string(),
-                },
-                _ => ReplayError::Output(err),
-            })?;
-        while let Some(item) = stream.next_item() {
-            match item {
-                Item::Event(event) => renderer.event(&event, out).map_err(ReplayError::Output)?,
-                Item::Warning(warning) => {
-                    renderer
-                        .input_warning(&warning, out)
-                        .map_err(ReplayError::Output)?;
-                    warn(&input, warning);
-                }
-                Item::Process(info) => renderer.process(&info, out).map_err(ReplayError::Output)?,
-                Item::EndOfFrame if is_stdin => out.flush().map_err(ReplayError::Output)?,
-                Item::Record(_) | Item::EndOfFrame => {}
+    while let Some(step) = merged.next_step()? {
+        match step {
+            merge::Step::Input {
+                source,
+                path,
+                header,
+            } => {
+                sources.begin(source, &path, &header, renderer.as_mut());
+                renderer
+                    .capture_start(&header, out)
+                    .map_err(|err| match err.kind() {
+                        io::ErrorKind::InvalidInput => ReplayError::Unsupported {
+                            input: input_name(&path),
+                            reason: err.to_string(),
+                        },
+                        _ => ReplayError::Output(err),
+                    })?;
             }
-        }
-        let summary = stream.finish();
-        renderer
-            .capture_end(&summary, out)
-            .map_err(ReplayError::Output)?;
-        for line in summary.end_warnings(opts.strict) {
-            warn(&input, line);
-        }
-        if summary.cut_short() && !summary.damaged {
-            cut_short.push(input.clone());
-        }
-        if summary.damaged {
-            outcome = Outcome::Damaged;
+            merge::Step::Event(source, event) => {
+                sources.select(source, renderer.as_mut());
+                renderer.event(&event, out).map_err(ReplayError::Output)?
+            }
+            merge::Step::Process(source, info) => {
+                sources.select(source, renderer.as_mut());
+                renderer.process(&info, out).map_err(ReplayError::Output)?
+            }
+            merge::Step::Warning(source, input, warning) => {
+                sources.select(source, renderer.as_mut());
+                renderer
+                    .input_warning(&warning, out)
+                    .map_err(ReplayError::Output)?;
+                warn(&input, warning);
+            }
+            merge::Step::EndOfFrame if live => out.flush().map_err(ReplayError::Output)?,
+            merge::Step::EndOfFrame => {}
+            merge::Step::FileEnded(source, input, summary) => {
+                sources.select(source, renderer.as_mut());
+                renderer
+                    .capture_end(&summary, out)
+                    .map_err(ReplayError::Output)?;
+                for line in summary.end_warnings(opts.strict) {
+                    warn(&input, line);
+                }
+                if summary.cut_short() && !summary.damaged {
+                    cut_short.push(input);
+                }
+                if summary.damaged {
+                    outcome = Outcome::Damaged;
+                }
+            }
         }
     }
     Ok((outcome, cut_short))
+}
+
+/// Which capture each merged input is reading, and which one the renderer
+/// was last told about: it hears of a switch only when there is one.
+#[derive(Default)]
+struct Sources {
+    identities: Vec<CaptureIdentity>,
+    current: Option<usize>,
+}
+
+impl Sources {
+    /// Input `source` begins the capture `path`.
+    fn begin(
+        &mut self,
+        source: usize,
+        path: &Path,
+        header: &CaptureHeader,
+        renderer: &mut dyn Renderer,
+    ) {
+        if self.identities.len() <= source {
+            self.identities
+                .resize_with(source + 1, CaptureIdentity::default);
+        }
+        self.identities[source] = capture_identity(source, path, header);
+        self.current = Some(source);
+        renderer.input(&self.identities[source]);
+    }
+
+    fn select(&mut self, source: usize, renderer: &mut dyn Renderer) {
+        if self.current != Some(source) {
+            if let Some(identity) = self.identities.get(source) {
+                renderer.input(identity);
+            }
+            self.current = Some(source);
+        }
+    }
 }

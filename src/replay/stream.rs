@@ -30,7 +30,7 @@ use crate::bpf::layout;
 use crate::event::{Event, Syscall, Unfinished};
 use crate::format::{
     CaptureHeader, CaptureReader, Damage, DamageKind, FormatError, LossCounters, ProcessInfo,
-    Record, Trailer,
+    Record, SegmentInfo, Trailer,
 };
 
 /// A `--since`/`--until` value, checked when the arguments are parsed and
@@ -221,6 +221,8 @@ impl RecordCounts {
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub header: CaptureHeader,
+    /// Where the file belongs, for a file of a rotated set or a dump.
+    pub segment: Option<SegmentInfo>,
     pub format_version: u16,
     /// `None`: the capture was cut short (its recorder did not stop cleanly).
     pub trailer: Option<Trailer>,
@@ -364,6 +366,9 @@ pub struct EventStream<R: Read> {
     damaged: bool,
     truncated: bool,
     events_shown: u64,
+    /// A later file of a rotated set ([`EventStream::continue_with`]): its
+    /// start snapshot repeats processes the lineage already follows.
+    continuation: bool,
 }
 
 impl<R: Read> EventStream<R> {
@@ -403,11 +408,57 @@ impl<R: Read> EventStream<R> {
             damaged: false,
             truncated: false,
             events_shown: 0,
+            continuation: false,
         })
     }
 
     pub fn header(&self) -> &CaptureHeader {
         self.reader.header()
+    }
+
+    /// Where the capture belongs, for a file of a rotated set or a dump.
+    pub fn segment(&self) -> Option<&SegmentInfo> {
+        self.reader.segment()
+    }
+
+    /// Goes on with the next file of the same rotated set, read from
+    /// `source`, once this one is used up (`next_item` returned `None`):
+    /// pairing, lineage and cgroup paths carry over, so that a call that
+    /// entered in one file and returned in the next is one event. Returns
+    /// the summary of the file just ended; its `pairing` is left empty,
+    /// since pairing is one for the whole set and [`EventStream::finish`]
+    /// reports it. The filter's times stay those resolved for the first file.
+    pub fn continue_with(&mut self, source: R) -> Result<Summary, OpenError> {
+        let reader = CaptureReader::new(source).map_err(OpenError::Format)?;
+        let old = std::mem::replace(&mut self.reader, reader);
+        let header = self.reader.header();
+        self.layout_version = header.layout_version;
+        self.pairing
+            .add_clock_anchor(header.clock.boot_ns, header.clock.wall_ns);
+        self.continuation = true;
+        self.in_frame = false;
+        let trailer = old.trailer().cloned();
+        let loss = trailer
+            .as_ref()
+            .map_or(self.loss, |t| LossTotals::from_counters(&t.lost));
+        let summary = Summary {
+            header: old.header().clone(),
+            segment: old.segment().cloned(),
+            format_version: old.version(),
+            trailer,
+            loss,
+            pairing: ReassemblyStats::default(),
+            decode_errors: std::mem::take(&mut self.decode_errors),
+            damage: old.damage().to_vec(),
+            damaged: std::mem::take(&mut self.damaged),
+            truncated: std::mem::take(&mut self.truncated),
+            records: std::mem::take(&mut self.records),
+            frames: old.stats().data_frames,
+            bytes: old.offset(),
+            events_shown: std::mem::take(&mut self.events_shown),
+        };
+        self.loss = LossTotals::default();
+        Ok(summary)
     }
 
     /// The next event or warning; `None` at the end of the capture.
@@ -500,6 +551,7 @@ impl<R: Read> EventStream<R> {
                     .pairing
                     .add_clock_anchor(anchor.boot_ns, anchor.wall_ns),
                 Record::LossCounters(counters) => self.loss = LossTotals::from_counters(&counters),
+                Record::Process(_) if self.continuation => {}
                 Record::Process(info) => {
                     self.lineage.add_snapshot(&info);
                     let shown = self
@@ -553,6 +605,7 @@ impl<R: Read> EventStream<R> {
             .map_or(self.loss, |t| LossTotals::from_counters(&t.lost));
         Summary {
             header: self.reader.header().clone(),
+            segment: self.reader.segment().cloned(),
             format_version: self.reader.version(),
             trailer,
             loss,

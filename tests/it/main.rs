@@ -3,6 +3,8 @@
 //! in the replay-only build (`--no-default-features`).
 
 #[cfg(feature = "record")]
+mod capture_sets;
+#[cfg(feature = "record")]
 mod coexist;
 mod common;
 #[cfg(feature = "record")]

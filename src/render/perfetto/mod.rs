@@ -56,7 +56,7 @@ use super::escape::comm_bytes;
 use super::fields::SyscallFields;
 use super::fields::{captured_attr, captured_text, Column, FieldValue};
 use super::time::Rfc3339Formatter;
-use super::{RenderOptions, Renderer};
+use super::{CaptureIdentity, RenderOptions, Renderer};
 use crate::event::{Args, Comm, Event, Syscall, Unfinished};
 use crate::format::{CaptureHeader, ProcessInfo};
 use crate::replay::stream::{Summary, Warning};
@@ -396,7 +396,11 @@ pub struct PerfettoRenderer {
     /// Events rendered: the clock of [`Process::seen`] and [`Thread::seen`].
     tick: u64,
     snapshot: FxMap<u32, Snapshot>,
+    /// The capture of the input being rendered ([`CaptureIdentity::source`]).
     capture: Option<CaptureState>,
+    source: usize,
+    /// The captures of the other merged inputs, while they wait their turn.
+    parked: FxMap<usize, CaptureState>,
     boot_id: Option<String>,
     /// wall − boot of the latest clock snapshot written.
     clock_offset: Option<i128>,
@@ -420,6 +424,8 @@ impl PerfettoRenderer {
             tick: 0,
             snapshot: FxMap::default(),
             capture: None,
+            source: 0,
+            parked: FxMap::default(),
             boot_id: None,
             clock_offset: None,
             time: Rfc3339Formatter::new(),
@@ -1367,6 +1373,17 @@ pub fn incompatible_capture(first_boot: &str, header: &CaptureHeader) -> Option<
 impl Renderer for PerfettoRenderer {
     fn begin(&mut self, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())
+    }
+
+    fn input(&mut self, capture: &CaptureIdentity) {
+        if capture.source == self.source {
+            return;
+        }
+        if let Some(state) = self.capture.take() {
+            self.parked.insert(self.source, state);
+        }
+        self.source = capture.source;
+        self.capture = self.parked.remove(&capture.source);
     }
 
     fn capture_start(&mut self, header: &CaptureHeader, out: &mut dyn Write) -> io::Result<()> {
