@@ -129,7 +129,8 @@ enum ChainStep {
 impl Chain {
     fn open(mut paths: VecDeque<PathBuf>, select: &StreamOptions) -> Result<Chain, ReplayError> {
         let first = paths.pop_front().unwrap_or_else(|| PathBuf::from("-"));
-        let stream = open_stream(&first, select)?;
+        let mut stream = open_stream(&first, select)?;
+        stream.set_continues(!paths.is_empty());
         Ok(Chain {
             stream: Some(stream),
             name: input_name(&first),
@@ -161,6 +162,7 @@ impl Chain {
                     input: input_name(&next),
                     source,
                 })?;
+            stream.set_continues(!self.rest.is_empty());
             let ended = std::mem::replace(&mut self.name, input_name(&next));
             self.path = next;
             self.announce = true;

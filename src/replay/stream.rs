@@ -360,6 +360,9 @@ pub struct EventStream<R: Read> {
     ready: VecDeque<Event>,
     /// The reader reached the end and the pending entries were flushed.
     ended: bool,
+    /// Another file of the same set follows ([`EventStream::set_continues`]):
+    /// at the end of this one, calls in progress stay pending.
+    continues: bool,
     loss: LossTotals,
     records: RecordCounts,
     decode_errors: u64,
@@ -401,6 +404,7 @@ impl<R: Read> EventStream<R> {
             raw_records: options.raw_records,
             ready: VecDeque::new(),
             ended: false,
+            continues: false,
             in_frame: false,
             loss: LossTotals::default(),
             records: RecordCounts::default(),
@@ -461,6 +465,14 @@ impl<R: Read> EventStream<R> {
         Ok(summary)
     }
 
+    /// Says whether the next file of the same rotated set will follow
+    /// ([`EventStream::continue_with`]). If so, the calls still in progress
+    /// at the end of this file are not yet unfinished: their exits may be
+    /// in the next.
+    pub fn set_continues(&mut self, continues: bool) {
+        self.continues = continues;
+    }
+
     /// The next event or warning; `None` at the end of the capture.
     pub fn next_item(&mut self) -> Option<Item> {
         loop {
@@ -473,7 +485,7 @@ impl<R: Read> EventStream<R> {
             }
             let record = match self.reader.next_record() {
                 Ok(Some(record)) => record,
-                Ok(None) if self.ended => return None,
+                Ok(None) if self.ended || self.continues => return None,
                 Ok(None) => {
                     // Calls still in progress when the capture ended.
                     self.ended = true;

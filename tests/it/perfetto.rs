@@ -291,13 +291,18 @@ fn damage_loss_and_cut_short_are_instants_on_their_own_track() {
 
 #[test]
 fn two_captures_of_one_boot_share_a_trace_and_two_boots_cannot() {
+    // Two fixtures recorded in one boot, one after the other: merged in
+    // time order, the earlier one's events come first.
     let lineage = testdata("lineage.snoop");
-    check(
+    let report = check(
         "two captures of one boot",
         &[],
-        &[lineage.clone(), lineage.clone()],
+        &[testdata("unfinished.snoop"), lineage.clone()],
         &StreamOptions::default(),
     );
+    if let Some(report) = report {
+        assert!(report.contains("41 JSON events"), "{report}");
+    }
     let dir = tempdir();
     let trace = dir.path().join("two.pftrace");
     let out = Command::new(REPLAY)
