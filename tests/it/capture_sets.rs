@@ -22,37 +22,18 @@ use snoopcap::event::Syscall;
 use snoopcap::format::{CaptureReader, SegmentInfo};
 use snoopcap::replay::decode::RawRecord;
 
-use crate::common::{self, replay, Recording, TempCgroup};
-
-/// tests/hostile.c (its `storm` scenario), built once under a name of its own.
-fn hostile() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile-sets");
-        let status = Command::new("cc")
-            .args(["-O2", "-Wall", "-o"])
-            .arg(&out)
-            .arg(common::repo().join("tests/hostile.c"))
-            .status()
-            .expect("run cc");
-        assert!(status.success(), "building tests/hostile.c failed");
-        out
-    })
-}
+use crate::common::{self, hostile, replay, Recording, TempCgroup};
 
 /// tests/slowcall.c: one umount2 that stays in the kernel for a given time.
 fn slowcall() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("slowcall");
-        let status = Command::new("cc")
-            .args(["-O2", "-Wall", "-pthread", "-o"])
-            .arg(&out)
-            .arg(common::repo().join("tests/slowcall.c"))
-            .status()
-            .expect("run cc");
-        assert!(status.success(), "building tests/slowcall.c failed");
-        out
+        common::build_c(
+            "tests/slowcall.c",
+            "slowcall",
+            &["-O2", "-Wall", "-pthread"],
+            "",
+        )
     })
 }
 

@@ -61,16 +61,36 @@ pub fn bpf_lock() -> std::sync::MutexGuard<'static, ()> {
 pub fn workload() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("workload");
-        let status = Command::new("cc")
-            .args(["-O2", "-Wall", "-pthread", "-o"])
-            .arg(&out)
-            .arg(repo().join("tests/workload.c"))
-            .status()
-            .expect("run cc");
-        assert!(status.success(), "building tests/workload.c failed");
-        out
+        build_c(
+            "tests/workload.c",
+            "workload",
+            &["-O2", "-Wall", "-pthread"],
+            "",
+        )
     })
+}
+
+/// tests/hostile.c (hostile records and the `storm` scenario), built once.
+pub fn hostile() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build_c("tests/hostile.c", "hostile", &["-O2", "-Wall"], ""))
+}
+
+/// Compiles the test program `source` (relative to the repository) with
+/// `cc FLAGS -o OUT` into the target's temporary directory; panics, with
+/// `hint` (what to install), if that fails. Callers keep the path in a
+/// `OnceLock` so that each program is built once per test run.
+pub fn build_c(source: &str, out: &str, flags: &[&str], hint: &str) -> PathBuf {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(out);
+    let status = Command::new("cc")
+        .args(flags)
+        .arg("-o")
+        .arg(&out)
+        .arg(repo().join(source))
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "building {source} failed{hint}");
+    out
 }
 
 /// One `CALL` line of the workload's output.

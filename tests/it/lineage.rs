@@ -19,18 +19,12 @@ use crate::common::{self, replay, Recording, TempCgroup};
 fn exec32() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("exec32");
-        let status = Command::new("cc")
-            .args(["-m32", "-static", "-O2", "-o"])
-            .arg(&out)
-            .arg(common::repo().join("tests/exec32.c"))
-            .status()
-            .expect("run cc");
-        assert!(
-            status.success(),
-            "building tests/exec32.c 32-bit failed (scripts/install-deps installs gcc-multilib)"
-        );
-        out
+        common::build_c(
+            "tests/exec32.c",
+            "exec32",
+            &["-m32", "-static", "-O2"],
+            " (scripts/install-deps installs gcc-multilib)",
+        )
     })
 }
 

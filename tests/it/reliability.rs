@@ -31,7 +31,6 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use snoopcap::event::Args;
@@ -39,7 +38,7 @@ use snoopcap::format::{FormatError, FRAME_HEADER_LEN};
 use snoopcap::render::{self, Format, RenderOptions};
 use snoopcap::replay::{EventStream, Item, StreamOptions, Warning};
 
-use crate::common::{self, REPLAY};
+use crate::common::{self, hostile, REPLAY};
 #[cfg(feature = "record")]
 use crate::common::{Recording, RECORD};
 
@@ -134,22 +133,6 @@ fn replay<S: AsRef<OsStr>>(args: &[S]) -> Ran {
             .collect::<Vec<_>>()
     );
     ran
-}
-
-/// tests/hostile.c, built once.
-fn hostile() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile");
-        let status = Command::new("cc")
-            .args(["-O2", "-Wall", "-o"])
-            .arg(&out)
-            .arg(common::repo().join("tests/hostile.c"))
-            .status()
-            .expect("run cc");
-        assert!(status.success(), "building tests/hostile.c failed");
-        out
-    })
 }
 
 fn tempdir() -> tempfile::TempDir {
