@@ -73,6 +73,19 @@ struct Args {
     /// Write a frame at least this often, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = seconds)]
     flush_interval: Duration,
+    /// Replace what this regex matches in every captured string (argv, filenames, mount options, fsconfig values) with [REDACTED] before it is written; only its capture groups when it has any (repeatable).
+    #[arg(long = "redact", value_name = "REGEX", value_parser = snoopcap::redact::parse_rule)]
+    redact: Vec<regex::bytes::Regex>,
+    /// Redact common secrets: password/token/secret/api-key options and variables, Authorization headers, AWS access key ids, credentials in URLs.
+    #[arg(long = "redact-default")]
+    redact_default: bool,
+    /// Docker Engine socket asked for each new container's name and image (skipped when absent).
+    #[arg(
+        long = "docker-socket",
+        value_name = "PATH",
+        default_value = "/var/run/docker.sock"
+    )]
+    docker_socket: PathBuf,
 }
 
 /// A byte count with an optional K, M or G suffix.
@@ -128,6 +141,9 @@ impl Args {
             flush_interval: self.flush_interval,
             frame_bytes: 1 << 20,
             command_line: std::env::args().collect(),
+            redact: self.redact,
+            redact_default: self.redact_default,
+            docker_socket: Some(self.docker_socket),
         }
     }
 }

@@ -32,6 +32,7 @@ enum FormatArg {
   replay -T -x cap.snoop               # with times, including failed execs
   replay --format json cap.snoop       # JSON Lines, one object per event
   replay --info cap.snoop              # header and statistics
+  replay --pid 42 --redact-default -w small.snoop cap.snoop   # a scrubbed capture for a bug report
   record -o - | replay -               # live view"
 )]
 struct Args {
@@ -118,6 +119,18 @@ struct Args {
     /// CSV: write cells as captured, without neutralising spreadsheet formulas.
     #[arg(long = "csv-raw")]
     csv_raw: bool,
+    /// Only events in the container whose id starts with this (as docker ps shows it; derived from the cgroup path).
+    #[arg(long, value_name = "ID-PREFIX", value_parser = args::container_prefix)]
+    container: Option<Vec<u8>>,
+    /// Write the selected events, raw records and all, as a new capture OUT (- for stdout) instead of showing them (as tcpdump -r IN -w OUT); one input.
+    #[arg(short = 'w', long = "write", value_name = "OUT", conflicts_with_all = ["info", "tree"])]
+    write: Option<PathBuf>,
+    /// With -w: replace what this regex matches in every captured string with [REDACTED]; only its capture groups when it has any (repeatable).
+    #[arg(long = "redact", value_name = "REGEX", value_parser = snoopcap::redact::parse_rule, requires = "write")]
+    redact: Vec<Regex>,
+    /// With -w: redact common secrets (password/token/secret/api-key options and variables, Authorization headers, AWS access key ids, credentials in URLs).
+    #[arg(long = "redact-default", requires = "write")]
+    redact_default: bool,
 }
 
 impl Args {
@@ -143,6 +156,7 @@ impl Args {
                     mnt_ns: self.mntns,
                     cgroup_id: self.cgroup_id,
                     cgroup_path: self.cgroup_path,
+                    container: self.container,
                     failed_only: self.failed_only,
                     exec_name: self.name,
                     exec_line: self.line,
@@ -166,6 +180,9 @@ impl Args {
                 csv_raw: self.csv_raw,
                 ..RenderOptions::default()
             },
+            write: self.write,
+            redact: self.redact,
+            redact_default: self.redact_default,
         }
     }
 }
@@ -179,6 +196,13 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(err) => return args::usage_exit("replay", &err),
     };
+    if args.write.is_some() && args.files.len() > 1 {
+        let err = <Args as clap::CommandFactory>::command().error(
+            clap::error::ErrorKind::TooManyValues,
+            "-w rewrites one capture at a time; give one input",
+        );
+        return args::usage_exit("replay", &err);
+    }
     match run(&args.into_options()) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {

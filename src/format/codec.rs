@@ -48,6 +48,22 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError>
         .map_err(|e| CodecError(e.to_string()))
 }
 
+/// Decodes a `T` from the start of `bytes` and returns it with the bytes
+/// after it (for a value followed by an extension, like the header's
+/// provenance). Bounded like [`decode`].
+pub(crate) fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, &[u8]), CodecError> {
+    let limit = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    let mut rest = bytes;
+    let value = bincode::options()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .with_limit(limit)
+        .allow_trailing_bytes()
+        .deserialize_from(&mut rest)
+        .map_err(|e| CodecError(e.to_string()))?;
+    Ok((value, rest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +125,31 @@ mod tests {
                 s: "x".into()
             }
         );
+    }
+
+    #[test]
+    fn decode_prefix_returns_what_follows() {
+        let mut out = Vec::new();
+        encode_into(
+            &Old {
+                a: 1,
+                s: "ab".into(),
+            },
+            &mut out,
+            1000,
+        )
+        .unwrap();
+        out.extend_from_slice(&[7, 8]);
+        let (old, rest): (Old, &[u8]) = decode_prefix(&out).unwrap();
+        assert_eq!(
+            old,
+            Old {
+                a: 1,
+                s: "ab".into()
+            }
+        );
+        assert_eq!(rest, &[7, 8]);
+        assert!(decode_prefix::<Old>(&out[..5]).is_err());
     }
 
     #[test]

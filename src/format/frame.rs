@@ -6,7 +6,10 @@ use std::ops::Range;
 
 use super::codec;
 use super::error::FormatError;
-use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo};
+use super::types::{
+    CaptureHeader, CgroupPath, ClockAnchor, ContainerInfo, LossCounters, ProcessInfo,
+    RedactionCount,
+};
 
 /// First 8 bytes of every capture.
 pub const MAGIC: [u8; 8] = *b"SNOOPCAP";
@@ -48,6 +51,14 @@ pub const KIND_CGROUP_PATH: u8 = 4;
 /// Envelope kind: a [`ProcessInfo`], one process of the snapshot of the
 /// process table `record` takes when it starts.
 pub const KIND_PROCESS: u8 = 5;
+/// Envelope kind: a raw kernel record kept for context only (process
+/// lineage), not an event: a rewrite keeps the fork and exit records that
+/// give its events' processes their identities.
+pub const KIND_CONTEXT_RECORD: u8 = 6;
+/// Envelope kind: a [`ContainerInfo`].
+pub const KIND_CONTAINER: u8 = 7;
+/// Envelope kind: a [`RedactionCount`].
+pub const KIND_REDACTION_COUNT: u8 = 8;
 
 /// Bytes 0..8 of a kernel record: its boot-clock timestamp.
 pub const KERNEL_TIMESTAMP_LEN: usize = 8;
@@ -71,12 +82,16 @@ pub(crate) fn encode_file_header(header: &CaptureHeader) -> Result<Vec<u8>, Form
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&[0; 4]); // body length, patched below
-    codec::encode_into(header, &mut out, MAX_HEADER_BODY_BYTES as u64).map_err(|e| {
-        FormatError::Encode {
-            what: "capture header",
-            reason: format!("{e} (the limit is {MAX_HEADER_BODY_BYTES} bytes)"),
-        }
-    })?;
+    let too_big = |e: codec::CodecError| FormatError::Encode {
+        what: "capture header",
+        reason: format!("{e} (the limit is {MAX_HEADER_BODY_BYTES} bytes)"),
+    };
+    codec::encode_into(header, &mut out, MAX_HEADER_BODY_BYTES as u64).map_err(too_big)?;
+    if !header.provenance.is_empty() {
+        // The extension follows the header's own fields (see CaptureHeader::provenance).
+        let room = (MAX_HEADER_BODY_BYTES + FILE_HEADER_PREFIX_LEN).saturating_sub(out.len());
+        codec::encode_into(&header.provenance, &mut out, room as u64).map_err(too_big)?;
+    }
     let body_len = out.len() - FILE_HEADER_PREFIX_LEN;
     let body_len = u32::try_from(body_len).map_err(|_| FormatError::RecordTooLarge {
         len: body_len,
@@ -272,6 +287,17 @@ pub(crate) fn check_payload(payload: &[u8]) -> Result<PayloadSummary, String> {
             KIND_LOSS_COUNTERS => check_decodes::<LossCounters>(body, index, "loss counters")?,
             KIND_CGROUP_PATH => check_decodes::<CgroupPath>(body, index, "cgroup path")?,
             KIND_PROCESS => check_decodes::<ProcessInfo>(body, index, "process")?,
+            KIND_CONTEXT_RECORD if kernel_record_timestamp(body).is_none() => {
+                return Err(format!(
+                    "context record {index} is {} bytes, shorter than its timestamp",
+                    body.len()
+                ));
+            }
+            KIND_CONTEXT_RECORD => {}
+            KIND_CONTAINER => check_decodes::<ContainerInfo>(body, index, "container")?,
+            KIND_REDACTION_COUNT => {
+                check_decodes::<RedactionCount>(body, index, "redaction count")?
+            }
             _ => s.unknown += 1,
         }
         s.envelopes += 1;

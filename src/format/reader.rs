@@ -10,10 +10,14 @@ use super::error::{Damage, DamageKind, FormatError};
 use super::frame::{
     self, FrameHeader, COMPRESSION_ZSTD, FILE_HEADER_PREFIX_LEN, FORMAT_VERSION, FRAME_HEADER_LEN,
     FRAME_MAGIC, FRAME_TYPE_DATA, FRAME_TYPE_TRAILER, KIND_CGROUP_PATH, KIND_CLOCK_ANCHOR,
-    KIND_KERNEL_RECORD, KIND_LOSS_COUNTERS, KIND_PROCESS, MAGIC, MAX_HEADER_BODY_BYTES,
+    KIND_CONTAINER, KIND_CONTEXT_RECORD, KIND_KERNEL_RECORD, KIND_LOSS_COUNTERS, KIND_PROCESS,
+    KIND_REDACTION_COUNT, MAGIC, MAX_HEADER_BODY_BYTES,
 };
 use super::source::Source;
-use super::types::{CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, Trailer};
+use super::types::{
+    CaptureHeader, CgroupPath, ClockAnchor, ContainerInfo, LossCounters, ProcessInfo,
+    RedactionCount, Trailer,
+};
 
 use zstd::zstd_safe;
 
@@ -34,6 +38,14 @@ pub enum Record<'a> {
     CgroupPath(CgroupPath),
     /// One process of the start snapshot.
     Process(ProcessInfo),
+    /// A raw kernel record kept for context only (a rewrite's fork and
+    /// exit records of processes whose events it kept): readers feed it to
+    /// the process lineage and show no event for it.
+    Context(&'a [u8]),
+    /// What a container engine said of a container.
+    Container(ContainerInfo),
+    /// Replacements a redaction pass made, cumulative.
+    RedactionCount(RedactionCount),
 }
 
 /// Counters of what the reader has seen so far.
@@ -199,6 +211,9 @@ impl<R: Read> CaptureReader<R> {
                                 | KIND_LOSS_COUNTERS
                                 | KIND_CGROUP_PATH
                                 | KIND_PROCESS
+                                | KIND_CONTEXT_RECORD
+                                | KIND_CONTAINER
+                                | KIND_REDACTION_COUNT
                         ) {
                             break (kind, body);
                         }
@@ -216,9 +231,12 @@ impl<R: Read> CaptureReader<R> {
         }
         let bytes = self.payload.get(body).unwrap_or_default();
         let decoded = match kind {
+            KIND_CONTEXT_RECORD => return Ok(Some(Record::Context(bytes))),
             KIND_CLOCK_ANCHOR => codec::decode(bytes).map(Record::ClockAnchor),
             KIND_LOSS_COUNTERS => codec::decode(bytes).map(Record::LossCounters),
             KIND_PROCESS => codec::decode(bytes).map(Record::Process),
+            KIND_CONTAINER => codec::decode(bytes).map(Record::Container),
+            KIND_REDACTION_COUNT => codec::decode(bytes).map(Record::RedactionCount),
             _ => codec::decode(bytes).map(Record::CgroupPath),
         };
         match decoded {
@@ -701,10 +719,17 @@ fn read_file_header<R: Read>(
             ),
         });
     }
-    let header = codec::decode(&body).map_err(|e| FormatError::BadHeader {
+    let bad = |what: String| FormatError::BadHeader {
         offset: FILE_HEADER_PREFIX_LEN as u64,
-        what: format!("header body does not decode: {e}"),
-    })?;
+        what,
+    };
+    let (mut header, rest): (CaptureHeader, &[u8]) = codec::decode_prefix(&body)
+        .map_err(|e| bad(format!("header body does not decode: {e}")))?;
+    if !rest.is_empty() {
+        // The provenance extension (docs/FORMAT.md, "Provenance").
+        header.provenance = codec::decode(rest)
+            .map_err(|e| bad(format!("header provenance does not decode: {e}")))?;
+    }
     Ok((header, version, flags))
 }
 

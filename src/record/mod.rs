@@ -6,6 +6,7 @@
 //! closed output. Records are stored raw: record never decodes them.
 
 pub mod cgroup;
+pub mod docker;
 pub mod hostinfo;
 pub mod loader;
 pub mod snapshot;
@@ -26,8 +27,9 @@ use self::loader::{ProbeConfig, ProbeError, Probes};
 use crate::bpf::layout;
 use crate::format::{
     CaptureHeader, CaptureWriter, CgroupPath, ClockAnchor, FormatError, KindCount, LossCounters,
-    SyncSink, Trailer, WriterOptions,
+    Provenance, SyncSink, Trailer, WriterOptions,
 };
+use crate::redact::Redactor;
 
 /// Where the capture goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +65,12 @@ pub struct RecordOptions {
     pub flush_interval: Duration,
     pub frame_bytes: usize,
     pub command_line: Vec<String>,
+    /// `--redact` rules, applied to every captured string before it is written.
+    pub redact: Vec<regex::bytes::Regex>,
+    /// `--redact-default`.
+    pub redact_default: bool,
+    /// The Docker Engine socket to ask about new containers (`None`: never).
+    pub docker_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -364,6 +372,12 @@ struct State {
     kinds: KindCounts,
     cgroups: CgroupPaths,
     error: Option<FormatError>,
+    /// `--redact` / `--redact-default`; `None` keeps the loop as it was.
+    redactor: Option<Redactor>,
+    /// Replacements already reported in a count envelope.
+    redactions_written: u64,
+    /// Asks the container engine about new containers, off the loop.
+    docker: Option<docker::Lookup>,
 }
 
 impl State {
@@ -372,17 +386,40 @@ impl State {
             return -1;
         }
         if let Some(path) = self.cgroups.note(raw) {
+            if let Some(lookup) = &self.docker {
+                lookup.note(path.id, &path.path);
+            }
             if let Err(err) = self.writer.push_cgroup_path(&path) {
                 self.error = Some(err);
                 return -1;
             }
         }
+        // Secrets never reach the disk: the record is scrubbed before it is written.
+        let redacted = self.redactor.as_mut().and_then(|r| r.redact_record(raw));
+        let raw = redacted.as_deref().unwrap_or(raw);
         if let Err(err) = self.writer.push_kernel_record(raw) {
             self.error = Some(err);
             return -1;
         }
         self.kinds.count(raw);
         0
+    }
+
+    /// Writes what happened off the loop since the last frame: containers
+    /// the engine described, and the redaction count when it grew.
+    fn push_side_values(&mut self) -> Result<(), FormatError> {
+        if let Some(lookup) = &self.docker {
+            for info in lookup.answers() {
+                self.writer.push_container(&info)?;
+            }
+        }
+        if let Some(redactor) = &self.redactor {
+            if redactor.replacements() != self.redactions_written {
+                self.writer.push_redaction_count(&redactor.count(0))?;
+                self.redactions_written = redactor.replacements();
+            }
+        }
+        Ok(())
     }
 }
 
@@ -444,6 +481,15 @@ fn record_into(
 
     let host = HostInfo::collect();
     let start_anchor = anchor_now();
+    let mut redactor = Redactor::new(&opts.redact, opts.redact_default).then_some_nonempty();
+    let mut provenance = Provenance::default();
+    let mut command_line = opts.command_line.clone();
+    if let Some(r) = redactor.as_mut() {
+        provenance
+            .redactions
+            .push(r.step("record", start_anchor.wall_ns));
+        r.redact_strings(&mut command_line);
+    }
     let header = CaptureHeader {
         tool: "snoopcap record".to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -460,7 +506,7 @@ fn record_into(
         clock: start_anchor,
         clock_method: hostinfo::CLOCK_METHOD.to_string(),
         start_wall_ns: start_anchor.wall_ns,
-        command_line: opts.command_line.clone(),
+        command_line,
         events: opts.probes.events.names(),
         filters: opts.probes.filter_descriptions(),
         layout_version: layout::SC_LAYOUT_VERSION as u32,
@@ -468,6 +514,7 @@ fn record_into(
         max_args: opts.probes.max_args,
         arg_size: opts.probes.arg_size,
         byte_order: "little".to_string(),
+        provenance,
     };
     let writer_opts = WriterOptions {
         max_frame_bytes: opts.frame_bytes,
@@ -479,7 +526,10 @@ fn record_into(
     // The process table as it is now, now that forks and exits are traced:
     // anything that starts from here on is in the records too.
     if opts.probes.events.proc {
-        for process in snapshot::take(&opts.probes).unwrap_or_default() {
+        for mut process in snapshot::take(&opts.probes).unwrap_or_default() {
+            if let Some(r) = redactor.as_mut() {
+                r.redact_process(&mut process);
+            }
             writer.push_process(&process).map_err(write_err)?;
         }
     }
@@ -491,6 +541,12 @@ fn record_into(
         },
         cgroups: CgroupPaths::new(),
         error: None,
+        redactor,
+        redactions_written: 0,
+        docker: opts
+            .docker_socket
+            .as_deref()
+            .and_then(docker::Lookup::start),
     });
     let ring = probes.ring_buffer(|raw: &[u8]| state.borrow_mut().push(raw))?;
 
@@ -528,6 +584,7 @@ fn record_into(
             st.writer
                 .push_clock_anchor(&anchor_now())
                 .map_err(write_err)?;
+            st.push_side_values().map_err(write_err)?;
             st.writer.flush_frame().map_err(write_err)?;
         }
     }
@@ -542,6 +599,17 @@ fn record_into(
     let mut st = state.into_inner();
     if let Some(err) = st.error.take() {
         return Err(write_err(err));
+    }
+    if let Some(lookup) = &st.docker {
+        // A lookup still under way gets a moment to land in the capture.
+        lookup.settle(Duration::from_millis(500));
+    }
+    st.push_side_values().map_err(write_err)?;
+    if let Some(r) = &st.redactor {
+        // The final count, even when it is 0.
+        st.writer
+            .push_redaction_count(&r.count(0))
+            .map_err(write_err)?;
     }
     let mut writer = st.writer;
     writer

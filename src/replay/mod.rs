@@ -11,6 +11,7 @@ pub mod filter;
 pub mod info;
 pub mod lineage;
 pub mod reassemble;
+pub mod rewrite;
 pub mod stream;
 pub mod tree;
 
@@ -47,6 +48,12 @@ pub struct ReplayOptions {
     /// Table and CSV options (`format`, `classes` and the capture start are
     /// filled in per run).
     pub render: RenderOptions,
+    /// `-w OUT`: write the selected events as a new capture instead
+    /// ([`rewrite`]).
+    pub write: Option<PathBuf>,
+    /// `--redact` rules and `--redact-default`, for `-w`.
+    pub redact: Vec<regex::bytes::Regex>,
+    pub redact_default: bool,
 }
 
 impl Default for ReplayOptions {
@@ -64,6 +71,9 @@ impl Default for ReplayOptions {
             },
             fails: false,
             render: RenderOptions::default(),
+            write: None,
+            redact: Vec::new(),
+            redact_default: false,
         }
     }
 }
@@ -105,6 +115,8 @@ pub enum ReplayError {
     CutShortStrict { input: String },
     #[error("writing output failed: {0}")]
     Output(io::Error),
+    #[error(transparent)]
+    Rewrite(#[from] rewrite::RewriteError),
 }
 
 /// How a replay ended, for the exit status.
@@ -168,6 +180,9 @@ pub fn run(opts: &ReplayOptions) -> Result<Outcome, ReplayError> {
     } else {
         opts.inputs.clone()
     };
+    if let Some(output) = &opts.write {
+        return run_rewrite(opts, &inputs, output);
+    }
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(128 * 1024, stdout.lock());
     let result = if opts.info {
@@ -184,6 +199,44 @@ pub fn run(opts: &ReplayOptions) -> Result<Outcome, ReplayError> {
         (Ok(_), Err(err)) => Err(ReplayError::Output(err)),
         (result, _) => result,
     }
+}
+
+/// `-w OUT`: the selected events of the one input as a new capture. The
+/// selection is that of `--format json` (every class, failed calls too,
+/// unless filtered), so that the rewrite replays as the filtered JSON
+/// replay of the input does.
+fn run_rewrite(
+    opts: &ReplayOptions,
+    inputs: &[PathBuf],
+    output: &Path,
+) -> Result<Outcome, ReplayError> {
+    let mut select = opts.select.clone();
+    select.filter.classes = opts.events.unwrap_or(EventClasses::ALL);
+    select.filter.show_failed_exec = true;
+    let input = inputs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("-"));
+    let name = input_name(&input);
+    let options = rewrite::RewriteOptions {
+        input,
+        output: output.to_path_buf(),
+        select,
+        redactor: crate::redact::Redactor::new(&opts.redact, opts.redact_default)
+            .then_some_nonempty(),
+    };
+    let summary = rewrite::rewrite(&options, |line| warn(&name, line))?;
+    for line in summary.source.end_warnings(opts.strict) {
+        warn(&name, line);
+    }
+    if opts.strict && summary.source.cut_short() && !summary.source.damaged {
+        return Err(ReplayError::CutShortStrict { input: name });
+    }
+    Ok(if summary.source.damaged {
+        Outcome::Damaged
+    } else {
+        Outcome::Complete
+    })
 }
 
 /// The classes the table shows: --events, or else what the first capture recorded.

@@ -24,8 +24,8 @@ use super::reassemble::{Reassembler, ReassemblyConfig, ReassemblyStats};
 use crate::bpf::layout;
 use crate::event::{Event, Syscall};
 use crate::format::{
-    CaptureHeader, CaptureReader, Damage, DamageKind, FormatError, LossCounters, ProcessInfo,
-    Record, Trailer,
+    CaptureHeader, CaptureReader, ContainerInfo, Damage, DamageKind, FormatError, LossCounters,
+    ProcessInfo, Record, RedactionCount, Trailer,
 };
 
 /// A `--since`/`--until` value, checked when the arguments are parsed and
@@ -40,6 +40,11 @@ impl TimeSpec {
         // whatever the capture's start turns out to be.
         filter::parse_time(text, Some(0))?;
         Ok(TimeSpec(text.to_string()))
+    }
+
+    /// The time as it was given.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     /// Wall-clock ns, for a capture that started at `start_wall_ns`.
@@ -233,6 +238,10 @@ pub struct Summary {
     pub bytes: u64,
     /// Events the filter let through.
     pub events_shown: u64,
+    /// What container engines said of the capture's containers.
+    pub containers: Vec<ContainerInfo>,
+    /// The last replacement count of each redaction pass, by step.
+    pub redaction_counts: Vec<RedactionCount>,
 }
 
 impl Summary {
@@ -314,6 +323,12 @@ pub struct EventStream<R: Read> {
     damaged: bool,
     truncated: bool,
     events_shown: u64,
+    /// [`EventStream::track_sources`] was called.
+    track_sources: bool,
+    /// The kernel-record positions of the last event handed out.
+    sources: Vec<u64>,
+    containers: Vec<ContainerInfo>,
+    redaction_counts: Vec<RedactionCount>,
 }
 
 impl<R: Read> EventStream<R> {
@@ -349,7 +364,26 @@ impl<R: Read> EventStream<R> {
             damaged: false,
             truncated: false,
             events_shown: 0,
+            track_sources: false,
+            sources: Vec::new(),
+            containers: Vec::new(),
+            redaction_counts: Vec::new(),
         })
+    }
+
+    /// From now on, remember which kernel records make up each event:
+    /// [`EventStream::event_sources`]. For a rewrite of the capture; costs
+    /// nothing when not called.
+    pub fn track_sources(&mut self) {
+        self.track_sources = true;
+    }
+
+    /// With [`EventStream::track_sources`], the positions (0-based, among
+    /// the kernel records the reader returned, in file order) of the
+    /// records the event last returned by [`EventStream::next_item`] was
+    /// made of. Not meaningful with [`StreamOptions::raw_records`].
+    pub fn event_sources(&self) -> &[u64] {
+        &self.sources
     }
 
     pub fn header(&self) -> &CaptureHeader {
@@ -386,6 +420,10 @@ impl<R: Read> EventStream<R> {
             match record {
                 Record::Kernel(raw) => {
                     self.records.count(raw);
+                    let position = self.records.records - 1;
+                    if self.track_sources {
+                        self.pairing.set_source(Some(position));
+                    }
                     let decoded = decode::decode(raw, self.layout_version);
                     let tapped = match &decoded {
                         Ok(record) if self.raw_records => Some(record.clone()),
@@ -419,6 +457,13 @@ impl<R: Read> EventStream<R> {
                             None
                         }
                     };
+                    if self.track_sources && event.is_some() {
+                        self.sources.clear();
+                        match self.pairing.event_sources() {
+                            [] => self.sources.push(position),
+                            sources => self.sources.extend_from_slice(sources),
+                        }
+                    }
                     let shown = event.and_then(|e| self.select(e));
                     match (tapped, shown) {
                         (Some(record), shown) => {
@@ -444,6 +489,18 @@ impl<R: Read> EventStream<R> {
                 }
                 Record::CgroupPath(c) => {
                     self.cgroup_paths.insert(c.id, Arc::from(c.path));
+                }
+                Record::Context(raw) => add_context(&mut self.lineage, self.layout_version, raw),
+                Record::Container(info) => self.containers.push(info),
+                Record::RedactionCount(count) => {
+                    match self
+                        .redaction_counts
+                        .iter_mut()
+                        .find(|c| c.step == count.step)
+                    {
+                        Some(slot) => *slot = count,
+                        None => self.redaction_counts.push(count),
+                    }
                 }
             }
         }
@@ -489,7 +546,24 @@ impl<R: Read> EventStream<R> {
             frames: self.reader.stats().data_frames,
             bytes: self.reader.offset(),
             events_shown: self.events_shown,
+            containers: self.containers,
+            redaction_counts: self.redaction_counts,
         }
+    }
+}
+
+/// A record kept for context (a rewrite's fork and exit records of
+/// processes it kept events of): it tells the lineage who is who and is no
+/// event. One that does not decode is of no use and is ignored.
+fn add_context(lineage: &mut Lineage, layout_version: u32, raw: &[u8]) {
+    match decode::decode(raw, layout_version) {
+        Ok(RawRecord::Fork(fork)) => {
+            lineage.fork_event(&fork, 0);
+        }
+        Ok(RawRecord::ProcExit(exit)) => {
+            lineage.exit_event(&exit, 0);
+        }
+        _ => {}
     }
 }
 
