@@ -121,7 +121,7 @@ struct Args {
     csv_raw: bool,
     /// Only events in the container whose id starts with this (as docker ps shows it; derived from the cgroup path).
     #[arg(long, value_name = "ID-PREFIX", value_parser = args::container_prefix)]
-    container: Option<Vec<u8>>,
+    container: Option<String>,
     /// Write the selected events, raw records and all, as a new capture OUT (- for stdout) instead of showing them (as tcpdump -r IN -w OUT); one input.
     #[arg(short = 'w', long = "write", value_name = "OUT", conflicts_with_all = ["info", "tree"])]
     write: Option<PathBuf>,
@@ -156,7 +156,7 @@ impl Args {
                     mnt_ns: self.mntns,
                     cgroup_id: self.cgroup_id,
                     cgroup_path: self.cgroup_path,
-                    container: self.container,
+                    container: self.container.map(String::into_bytes),
                     failed_only: self.failed_only,
                     exec_name: self.name,
                     exec_line: self.line,

@@ -46,7 +46,7 @@ pub fn event_classes(text: &str) -> Result<EventClasses, EventClassError> {
 
 /// `--container`: the start of a container id (lowercase hex as runtimes
 /// write it, or a systemd-nspawn machine name).
-pub fn container_prefix(text: &str) -> Result<Vec<u8>, String> {
+pub fn container_prefix(text: &str) -> Result<String, String> {
     if text.is_empty() {
         return Err("an empty container id prefix would match every container".to_string());
     }
@@ -55,7 +55,7 @@ pub fn container_prefix(text: &str) -> Result<Vec<u8>, String> {
             "{text:?} is not a container id (it has a '/'; --cgroup-path takes paths)"
         ));
     }
-    Ok(text.as_bytes().to_vec())
+    Ok(text.to_string())
 }
 
 /// Exit status of a usage error, as for every Unix tool.

@@ -13,4 +13,6 @@ mod lineage;
 #[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;
+#[cfg(feature = "record")]
+mod rewrite;
 mod usage;
