@@ -461,3 +461,65 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod provenance_tests {
+    use super::*;
+    use crate::format::types::{Provenance, RedactionStep, RewriteStep};
+
+    fn header(provenance: Provenance) -> CaptureHeader {
+        CaptureHeader {
+            tool: "snoopcap record".into(),
+            hostname: "h".into(),
+            command_line: vec!["record".into()],
+            provenance,
+            ..CaptureHeader::default()
+        }
+    }
+
+    fn body(file_header: &[u8]) -> &[u8] {
+        let n = u32::from_le_bytes(file_header[12..16].try_into().unwrap()) as usize;
+        &file_header[FILE_HEADER_PREFIX_LEN..FILE_HEADER_PREFIX_LEN + n]
+    }
+
+    #[test]
+    fn a_header_without_provenance_is_what_older_writers_wrote() {
+        let plain = header(Provenance::default());
+        let encoded = encode_file_header(&plain).unwrap();
+        let mut old = Vec::new();
+        codec::encode_into(&plain, &mut old, 1 << 20).unwrap();
+        assert_eq!(body(&encoded), old.as_slice());
+    }
+
+    #[test]
+    fn older_readers_decode_a_header_with_provenance_and_skip_it() {
+        let provenance = Provenance {
+            rewrites: vec![RewriteStep {
+                wall_ns: 5,
+                tool: "snoopcap replay 0.1.0".into(),
+                source: "in.snoop".into(),
+                filters: vec!["pid=42".into()],
+                events_kept: 3,
+                ..RewriteStep::default()
+            }],
+            redactions: vec![RedactionStep {
+                stage: "rewrite".into(),
+                rules: vec!["user: x".into()],
+                marker: "[REDACTED]".into(),
+                wall_ns: 5,
+            }],
+        };
+        let with = header(provenance.clone());
+        let encoded = encode_file_header(&with).unwrap();
+        // What an older reader does: decode its CaptureHeader, ignore the rest.
+        let old: CaptureHeader = codec::decode(body(&encoded)).unwrap();
+        assert_eq!(old, header(Provenance::default()));
+        // This reader finds the extension after it.
+        let (new, rest): (CaptureHeader, &[u8]) = codec::decode_prefix(body(&encoded)).unwrap();
+        assert_eq!(new.provenance, Provenance::default());
+        assert_eq!(codec::decode::<Provenance>(rest).unwrap(), provenance);
+        let mut reader = crate::format::CaptureReader::new(&encoded[..]).unwrap();
+        assert_eq!(reader.header(), &with);
+        assert!(reader.next_record().unwrap().is_none());
+    }
+}

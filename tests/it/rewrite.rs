@@ -564,3 +564,142 @@ fn rewrite_refuses_its_input_and_reads_stdin() {
     assert_eq!(a, b);
     assert!(!a.is_empty());
 }
+
+/// A stand-in for the Docker Engine on a unix socket: answers one request
+/// with the recorded inspect answer (testdata/docker/container-inspect.json)
+/// and returns the request line. There is no Docker engine on the test
+/// machine; the answer is the API's, the socket and HTTP exchange are real.
+fn fake_docker_engine(socket: &Path) -> std::thread::JoinHandle<String> {
+    use std::io::{Read, Write};
+    let listener = std::os::unix::net::UnixListener::bind(socket).expect("bind the socket");
+    let body =
+        fs::read_to_string(crate::common::repo().join("testdata/docker/container-inspect.json"))
+            .expect("sample answer");
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("record connects");
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+            request.push(byte[0]);
+        }
+        let answer = format!(
+            "HTTP/1.0 200 OK\r\nApi-Version: 1.43\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(answer.as_bytes()).expect("answer");
+        String::from_utf8_lossy(&request)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    })
+}
+
+#[test]
+fn record_stores_a_docker_containers_name_and_image_once() {
+    if !require_root("record_stores_a_docker_containers_name_and_image_once") {
+        return;
+    }
+    let _bpf = bpf_lock();
+    const ID: &str = "4f66ad9a0b2e6b1c8f3a5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5c7b";
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("docker.sock");
+    let engine = fake_docker_engine(&socket);
+    let mut tree = CgroupTree::new("docker");
+    let container = tree.add(&format!("system.slice/docker-{ID}.scope"));
+    let capture = dir.path().join("docker.snoop");
+    let recording = Recording::start(
+        &capture,
+        &[
+            "--cgroup",
+            tree.root.to_str().unwrap(),
+            "--docker-socket",
+            socket.to_str().unwrap(),
+        ],
+    );
+    for _ in 0..3 {
+        run_in(&container, "/bin/true in-the-container", &[]);
+    }
+    let (ok, stderr) = recording.stop();
+    assert!(ok, "record: {stderr}");
+    assert_eq!(
+        engine.join().unwrap(),
+        format!("GET /containers/{ID}/json HTTP/1.0")
+    );
+    let info = json_lines(&["--info", "--format", "json", capture.to_str().unwrap()]);
+    let containers = info[0]["containers"].as_array().expect("containers");
+    assert_eq!(containers.len(), 1, "{containers:?}");
+    let c = &containers[0];
+    assert_eq!(
+        (c["id"].as_str(), c["name"].as_str(), c["image"].as_str()),
+        (Some(ID), Some("web-frontend"), Some("nginx:1.25-alpine"))
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(c["cgroup_id"], fs::metadata(&container).unwrap().ino());
+    let (_, text, _) = replay(&["--info", capture.to_str().unwrap()]);
+    assert!(
+        text.contains(&format!(
+            "container:       docker {ID} name web-frontend image nginx:1.25-alpine"
+        )),
+        "{text}"
+    );
+    assert_clean(&capture);
+}
+
+/// The snapshot's processes in a capture (pids).
+fn snapshot_pids(path: &Path) -> BTreeSet<u32> {
+    let file = std::io::BufReader::new(fs::File::open(path).unwrap());
+    let mut stream = snoopcap::replay::EventStream::open(file, &Default::default()).unwrap();
+    let mut pids = BTreeSet::new();
+    for item in stream.by_ref() {
+        if let snoopcap::replay::Item::Process(p) = item {
+            pids.insert(p.pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_rewrite_keeps_only_the_snapshot_entries_of_its_processes() {
+    let fixture = crate::common::repo().join("testdata/lineage.snoop");
+    let events = json_lines(&["--format", "json", fixture.to_str().unwrap()]);
+    let exec = events
+        .iter()
+        .find(|e| e["event"] == "exec" && e["ret"] == 0)
+        .expect("an exec");
+    let pid = exec["pid"].as_u64().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("one.snoop");
+    let (code, _, stderr) = replay(&[
+        "--pid",
+        &pid,
+        "-w",
+        out.to_str().unwrap(),
+        fixture.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let kept = json_lines(&["--format", "json", out.to_str().unwrap()]);
+    assert_eq!(
+        kept,
+        json_lines(&["--format", "json", "--pid", &pid, fixture.to_str().unwrap()])
+    );
+    let allowed: BTreeSet<u32> = kept
+        .iter()
+        .flat_map(|e| {
+            [
+                e["pid"].as_u64().unwrap() as u32,
+                e["ppid"].as_u64().unwrap() as u32,
+            ]
+        })
+        .collect();
+    let before = snapshot_pids(&fixture);
+    let after = snapshot_pids(&out);
+    assert!(
+        before.iter().any(|p| !allowed.contains(p)),
+        "the fixture's snapshot has others"
+    );
+    assert!(
+        after.is_subset(&allowed),
+        "{after:?} not within {allowed:?}"
+    );
+}
