@@ -280,10 +280,7 @@ fn rewrite_with_redact_default_leaves_no_secret_in_any_frame() {
         .unwrap();
     assert!(replaced >= SECRETS.len() as u64, "{replaced}");
     let (_, text, _) = replay(&["--info", scrubbed.to_str().unwrap()]);
-    assert!(
-        text.contains(&format!("redacted:        at rewrite")),
-        "{text}"
-    );
+    assert!(text.contains("redacted:        at rewrite"), "{text}");
     assert!(text.contains(&format!("{replaced} replacements")), "{text}");
 }
 
@@ -348,14 +345,16 @@ fn record_redact_default_never_writes_the_secret() {
 const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// (cgroup directory under the test's root, marker, container_id, runtime, pod_uid, pod_qos).
-fn runtime_cgroups() -> Vec<(
+type RuntimeCase = (
     String,
     &'static str,
     Option<String>,
     Option<&'static str>,
     Option<&'static str>,
     Option<&'static str>,
-)> {
+);
+
+fn runtime_cgroups() -> Vec<RuntimeCase> {
     let id = |c: char| format!("{c}{}", &HEX[1..]);
     let uid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
     let uid_ = "0f1e2d3c_4b5a_6978_8796_a5b4c3d2e1f0";
@@ -411,7 +410,7 @@ fn container_identity_and_filtered_rewrites_on_real_cgroup_directories() {
             .find(|e| e["event"] == "exec" && e["args"][1] == *marker)
             .unwrap_or_else(|| panic!("no exec of {marker}"));
         assert_eq!(event["cgroup_path"], tree.cgroup_path(cgroup), "{relative}");
-        let text = |v: &Option<&str>| v.map_or(Value::Null, |s| Value::from(s));
+        let text = |v: &Option<&str>| v.map_or(Value::Null, Value::from);
         assert_eq!(
             event["container_id"],
             id.as_deref().map_or(Value::Null, Value::from),
