@@ -106,6 +106,57 @@ pub fn identify(path: &[u8]) -> Identity<'_> {
     identity
 }
 
+/// [`identify`] with a one-entry memo: consecutive events mostly share
+/// their cgroup, and comparing a path with the last one is cheaper than
+/// reading it again. Exactly [`identify`]'s answer.
+pub fn identify_cached(path: &[u8]) -> Identity<'_> {
+    /// Where the parts of the last path's identity are in it.
+    struct Memo {
+        path: Vec<u8>,
+        runtime: Option<&'static str>,
+        container_id: Option<(usize, usize, Form)>,
+        pod_uid: Option<(usize, usize, Form)>,
+        pod_qos: Option<&'static str>,
+    }
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Memo>> = const { std::cell::RefCell::new(None) };
+    }
+    let span = |d: Option<Derived<'_>>| {
+        d.map(|d| {
+            let start = d.raw.as_ptr() as usize - path.as_ptr() as usize;
+            (start, start + d.raw.len(), d.form)
+        })
+    };
+    let rebuild = |m: &Memo| {
+        let part = |s: Option<(usize, usize, Form)>| {
+            s.and_then(|(a, b, form)| path.get(a..b).map(|raw| Derived { raw, form }))
+        };
+        Identity {
+            runtime: m.runtime,
+            container_id: part(m.container_id),
+            pod_uid: part(m.pod_uid),
+            pod_qos: m.pod_qos,
+        }
+    };
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(m) = last.as_ref().filter(|m| m.path == path) {
+            return rebuild(m);
+        }
+        let found = identify(path);
+        let memo = Memo {
+            path: path.to_vec(),
+            runtime: found.runtime,
+            // Both borrow from `path` (identify returns slices of it).
+            container_id: span(found.container_id),
+            pod_uid: span(found.pod_uid),
+            pod_qos: found.pod_qos,
+        };
+        *last = Some(memo);
+        found
+    })
+}
+
 /// A Kubernetes component: (QoS class, pod UID), either or both.
 type KubePart<'a> = (Option<&'static str>, Option<Derived<'a>>);
 
@@ -340,6 +391,19 @@ mod tests {
         for (path, runtime, id, uid, qos) in cases {
             let want = (runtime, id.map(String::from), uid.map(String::from), qos);
             assert_eq!(show(&path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_memo_answers_as_identify_does() {
+        let a = format!("/system.slice/docker-{ID}.scope");
+        let b = format!("/kubepods/pod{UID}/{ID}");
+        for path in [&a, &a, &b, &b, &a, &"/".to_string()] {
+            assert_eq!(
+                identify_cached(path.as_bytes()),
+                identify(path.as_bytes()),
+                "{path}"
+            );
         }
     }
 

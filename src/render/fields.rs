@@ -396,7 +396,7 @@ impl<'a> SyscallFields<'a> {
         let found = event
             .cgroup_path
             .as_deref()
-            .map(container::identify)
+            .map(container::identify_cached)
             .unwrap_or_default();
         let constant = |text: Option<&'static str>| {
             FieldValue::Derived(text.map(|t| Derived {
