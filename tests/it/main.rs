@@ -2,6 +2,7 @@
 //! Modules that run `record` need the `record` feature; the rest also run
 //! in the replay-only build (`--no-default-features`).
 
+#[cfg(feature = "record")]
 mod coexist;
 mod common;
 #[cfg(feature = "record")]
@@ -15,4 +16,5 @@ mod record_e2e;
 mod reliability;
 #[cfg(feature = "record")]
 mod rewrite;
+mod rewrite_offline;
 mod usage;

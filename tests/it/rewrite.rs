@@ -20,7 +20,7 @@ use serde_json::Value;
 use snoopcap::format::{CaptureReader, FrameHeader, FRAME_HEADER_LEN};
 
 use crate::common::{
-    bpf_lock, cgroup2_root, read_capture, replay, require_root, workload, Recording, REPLAY,
+    bpf_lock, cgroup2_root, read_capture, replay, require_root, workload, Recording,
 };
 
 /// The header body and every frame's payload, decompressed: all the bytes a
@@ -527,43 +527,6 @@ fn container_identity_and_filtered_rewrites_on_real_cgroup_directories() {
     ));
 }
 
-#[test]
-fn rewrite_refuses_its_input_and_reads_stdin() {
-    let fixture = crate::common::repo().join("testdata/lineage.snoop");
-    let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("in.snoop");
-    fs::copy(&fixture, &copy).unwrap();
-    let (code, _, stderr) = replay(&["-w", copy.to_str().unwrap(), copy.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("is the input"), "{stderr}");
-    assert_eq!(fs::read(&copy).unwrap(), fs::read(&fixture).unwrap());
-    // Two inputs are a usage error.
-    let (code, _, stderr) = replay(&[
-        "-w",
-        "x.snoop",
-        copy.to_str().unwrap(),
-        copy.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 2, "{stderr}");
-    assert_eq!(stderr.lines().count(), 1);
-    // --redact without -w is a usage error.
-    let (code, _, _) = replay(&["--redact", "x", copy.to_str().unwrap()]);
-    assert_eq!(code, 2);
-    // stdin in, stdout out: the same events.
-    let out = dir.path().join("out.snoop");
-    let status = Command::new(REPLAY)
-        .args(["-w", "-", "-"])
-        .stdin(fs::File::open(&fixture).unwrap())
-        .stdout(fs::File::create(&out).unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (_, a, _) = replay(&["--format", "json", fixture.to_str().unwrap()]);
-    let (_, b, _) = replay(&["--format", "json", out.to_str().unwrap()]);
-    assert_eq!(a, b);
-    assert!(!a.is_empty());
-}
-
 /// A stand-in for the Docker Engine on a unix socket: answers one request
 /// with the recorded inspect answer (testdata/docker/container-inspect.json)
 /// and returns the request line. There is no Docker engine on the test
@@ -643,62 +606,4 @@ fn record_stores_a_docker_containers_name_and_image_once() {
         "{text}"
     );
     assert_clean(&capture);
-}
-
-/// The snapshot's processes in a capture (pids).
-fn snapshot_pids(path: &Path) -> BTreeSet<u32> {
-    let file = std::io::BufReader::new(fs::File::open(path).unwrap());
-    let mut stream = snoopcap::replay::EventStream::open(file, &Default::default()).unwrap();
-    let mut pids = BTreeSet::new();
-    for item in stream.by_ref() {
-        if let snoopcap::replay::Item::Process(p) = item {
-            pids.insert(p.pid);
-        }
-    }
-    pids
-}
-
-#[test]
-fn a_rewrite_keeps_only_the_snapshot_entries_of_its_processes() {
-    let fixture = crate::common::repo().join("testdata/lineage.snoop");
-    let events = json_lines(&["--format", "json", fixture.to_str().unwrap()]);
-    let exec = events
-        .iter()
-        .find(|e| e["event"] == "exec" && e["ret"] == 0)
-        .expect("an exec");
-    let pid = exec["pid"].as_u64().unwrap().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("one.snoop");
-    let (code, _, stderr) = replay(&[
-        "--pid",
-        &pid,
-        "-w",
-        out.to_str().unwrap(),
-        fixture.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let kept = json_lines(&["--format", "json", out.to_str().unwrap()]);
-    assert_eq!(
-        kept,
-        json_lines(&["--format", "json", "--pid", &pid, fixture.to_str().unwrap()])
-    );
-    let allowed: BTreeSet<u32> = kept
-        .iter()
-        .flat_map(|e| {
-            [
-                e["pid"].as_u64().unwrap() as u32,
-                e["ppid"].as_u64().unwrap() as u32,
-            ]
-        })
-        .collect();
-    let before = snapshot_pids(&fixture);
-    let after = snapshot_pids(&out);
-    assert!(
-        before.iter().any(|p| !allowed.contains(p)),
-        "the fixture's snapshot has others"
-    );
-    assert!(
-        after.is_subset(&allowed),
-        "{after:?} not within {allowed:?}"
-    );
 }
