@@ -126,10 +126,10 @@ struct Args {
     #[arg(short = 'w', long = "write", value_name = "OUT", conflicts_with_all = ["info", "tree"])]
     write: Option<PathBuf>,
     /// With -w: replace what this regex matches in every captured string with [REDACTED]; only its capture groups when it has any (repeatable).
-    #[arg(long = "redact", value_name = "REGEX", value_parser = snoopcap::redact::parse_rule, requires = "write")]
+    #[arg(long = "redact", value_name = "REGEX", value_parser = snoopcap::redact::parse_rule)]
     redact: Vec<Regex>,
     /// With -w: redact common secrets (password/token/secret/api-key options and variables, Authorization headers, AWS access key ids, credentials in URLs).
-    #[arg(long = "redact-default", requires = "write")]
+    #[arg(long = "redact-default")]
     redact_default: bool,
 }
 
@@ -196,11 +196,16 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(err) => return args::usage_exit("replay", &err),
     };
-    if args.write.is_some() && args.files.len() > 1 {
-        let err = <Args as clap::CommandFactory>::command().error(
-            clap::error::ErrorKind::TooManyValues,
-            "-w rewrites one capture at a time; give one input",
-        );
+    let misuse = if args.write.is_some() && args.files.len() > 1 {
+        Some("-w rewrites one capture at a time; give one input")
+    } else if args.write.is_none() && (!args.redact.is_empty() || args.redact_default) {
+        Some("--redact and --redact-default scrub a rewrite: give --write OUT (-w OUT)")
+    } else {
+        None
+    };
+    if let Some(message) = misuse {
+        let err = <Args as clap::CommandFactory>::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message);
         return args::usage_exit("replay", &err);
     }
     match run(&args.into_options()) {
