@@ -29,10 +29,11 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// The background lookup: questions out, answers back.
 pub struct Lookup {
     questions: Sender<(u64, String)>,
-    answers: Receiver<ContainerInfo>,
+    /// One per question: `None` when the engine gave no usable answer.
+    answers: Receiver<Option<ContainerInfo>>,
     /// Container ids already asked about.
     asked: RefCell<HashSet<String>>,
-    /// Questions sent and not answered yet (an unknown container never is).
+    /// Questions sent and not answered yet.
     pending: Cell<usize>,
     /// Answers taken by [`Lookup::settle`], handed out by [`Lookup::answers`].
     early: RefCell<Vec<ContainerInfo>>,
@@ -80,9 +81,10 @@ impl Lookup {
     /// The answers that came back since the last call (never waits).
     pub fn answers(&self) -> Vec<ContainerInfo> {
         let mut got = std::mem::take(&mut *self.early.borrow_mut());
-        got.extend(self.answers.try_iter().inspect(|_| {
+        for answer in self.answers.try_iter() {
             self.pending.set(self.pending.get().saturating_sub(1));
-        }));
+            got.extend(answer);
+        }
         got
     }
 
@@ -93,9 +95,9 @@ impl Lookup {
         while self.pending.get() > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.answers.recv_timeout(left) {
-                Ok(info) => {
-                    self.pending.set(self.pending.get() - 1);
-                    self.early.borrow_mut().push(info);
+                Ok(answer) => {
+                    self.pending.set(self.pending.get().saturating_sub(1));
+                    self.early.borrow_mut().extend(answer);
                 }
                 Err(_) => break,
             }
@@ -104,14 +106,12 @@ impl Lookup {
 }
 
 /// The thread: answers each question, one at a time, until record ends.
-fn serve(socket: &Path, inbox: &Receiver<(u64, String)>, outbox: &Sender<ContainerInfo>) {
+fn serve(socket: &Path, inbox: &Receiver<(u64, String)>, outbox: &Sender<Option<ContainerInfo>>) {
     for (cgroup_id, id) in inbox {
         // A container the engine does not know (or an engine that is gone)
         // just stays without a name.
-        if let Ok(info) = inspect(socket, cgroup_id, &id) {
-            if outbox.send(info).is_err() {
-                return;
-            }
+        if outbox.send(inspect(socket, cgroup_id, &id).ok()).is_err() {
+            return;
         }
     }
 }
@@ -325,5 +325,19 @@ mod tests {
         assert_eq!(server.join().unwrap().len(), 1);
         assert!(lookup.answers().is_empty());
         assert!(Lookup::start(&dir.path().join("absent.sock")).is_none());
+    }
+
+    #[test]
+    fn a_dead_engine_costs_no_wait_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("docker.sock");
+        // A socket file nobody listens on: connecting fails at once.
+        drop(UnixListener::bind(&socket).unwrap());
+        let lookup = Lookup::start(&socket).unwrap();
+        lookup.note(10, format!("/docker/{ID}").as_bytes());
+        let started = std::time::Instant::now();
+        lookup.settle(Duration::from_secs(5));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(lookup.answers().is_empty());
     }
 }

@@ -104,7 +104,7 @@ impl TempFile {
             .mode(0o600)
             .open(&path)
             .map_err(|source| RewriteError::Io {
-                path: path.display().to_string(),
+                path: base.display().to_string(),
                 source,
             })?;
         Ok((TempFile { path, keep: false }, file))
