@@ -22,9 +22,13 @@
 //!
 //! The header is the source's with a [`RewriteStep`] (and a
 //! [`RedactionStep`](crate::format::RedactionStep)) appended to its
-//! provenance; the trailer counts what was kept and carries the source's
-//! loss counters. The output is written to a temporary file beside it and
-//! renamed into place once complete.
+//! provenance; the source's segment (a file of a rotated set, a dump) is
+//! not kept: the rewrite is a capture of its own. Calls without their exit
+//! (unfinished events) are kept as their entry and refetch records. The
+//! trailer counts what was kept and carries the source's loss counters.
+//! The output is written to a temporary file beside it and renamed into
+//! place once complete. One input only: several (a rotated set, merged
+//! captures) are refused by [`super::run`].
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
