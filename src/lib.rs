@@ -9,9 +9,11 @@
 //! any platform.
 
 pub mod bpf;
+pub mod container;
 pub mod event;
 pub mod format;
 #[cfg(feature = "record")]
 pub mod record;
+pub mod redact;
 pub mod render;
 pub mod replay;

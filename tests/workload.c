@@ -16,7 +16,11 @@
  * mount and an execve that block until stdin reaches end of file, for a
  * capture that ends while they are in progress; see do_hang) and
  * coexist [N] (N execs of /bin/true, then N tmpfs mounts each unmounted
- * again, default 200: a known number of calls for counting tracers).
+ * again, default 200: a known number of calls for counting tracers) and
+ * secret-mounts (a tmpfs mount whose options carry password=SECRET, and
+ * fsconfig(FSCONFIG_SET_STRING, "password", SECRET), SECRET taken from the
+ * environment's WORKLOAD_SECRET so that it is on no command line: secrets
+ * in mount data and in an fsconfig value, for redaction; tmpfs refuses both).
  * Mount scenarios run in a private mount namespace on a private temp dir, so
  * they touch nothing outside.
  * Build: cc -O2 -pthread -o workload tests/workload.c
@@ -473,6 +477,35 @@ static void do_coexist_mounts(void)
 	rmdir(dir);
 }
 
+static const char *secret_value = "";
+
+/* Secrets where mount options and fsconfig values go (both calls fail: tmpfs has no such option). */
+static void do_secret_mounts(void)
+{
+	char data[512];
+	long ret;
+	if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+		perror("workload: private mount namespace");
+		exit(1);
+	}
+	char dir[] = "/tmp/snoopcap-workload-XXXXXX";
+	if (!mkdtemp(dir)) {
+		perror("workload: mkdtemp");
+		exit(1);
+	}
+	snprintf(data, sizeof(data), "size=64k,password=%s", secret_value);
+	ret = mount("snoopcap-src", dir, "tmpfs", 0, data);
+	report("mount", ret, "data=secret");
+	if (ret == 0)
+		umount2(dir, MNT_DETACH);
+	int fsfd = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+	report("fsopen", fsfd, "fsname=tmpfs");
+	ret = syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "password", secret_value, 0);
+	report("fsconfig", ret, "cmd=1 key=password");
+	close(fsfd);
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	const char *scenario = argc > 1 ? argv[1] : "all";
@@ -508,6 +541,10 @@ int main(int argc, char **argv)
 		for (long i = 0; i < coexist_n; i++)
 			in_child(do_coexist_exec);
 		in_child(do_coexist_mounts);
+	}
+	if (!strcmp(scenario, "secret-mounts")) {
+		secret_value = getenv("WORKLOAD_SECRET") ? getenv("WORKLOAD_SECRET") : "";
+		in_child(do_secret_mounts);
 	}
 	if (!strcmp(scenario, "unpaged")) {
 		in_child(do_unpaged_exec);

@@ -111,6 +111,19 @@ struct Args {
     /// With --ring: dump when a process is killed by a signal.
     #[arg(long)]
     trigger_signal: bool,
+    /// Replace what this regex matches in every captured string (argv, filenames, mount options, fsconfig values) with [REDACTED] before it is written; only its capture groups when it has any (repeatable).
+    #[arg(long = "redact", value_name = "REGEX", value_parser = snoopcap::redact::parse_rule)]
+    redact: Vec<regex::bytes::Regex>,
+    /// Redact common secrets: password/token/secret/api-key options and variables, Authorization headers, AWS access key ids, credentials in URLs.
+    #[arg(long = "redact-default")]
+    redact_default: bool,
+    /// Docker Engine socket asked for each new container's name and image (skipped when absent).
+    #[arg(
+        long = "docker-socket",
+        value_name = "PATH",
+        default_value = "/var/run/docker.sock"
+    )]
+    docker_socket: PathBuf,
 }
 
 /// `--ring`'s value.
@@ -273,6 +286,9 @@ impl Args {
                 failed_mount: self.trigger_failed_mount,
                 signal: self.trigger_signal,
             },
+            redact: self.redact,
+            redact_default: self.redact_default,
+            docker_socket: Some(self.docker_socket),
         }
     }
 }

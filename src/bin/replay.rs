@@ -41,6 +41,7 @@ enum FormatArg {
   replay --info cap.snoop              # header and statistics
   replay --expect-file expected.txt cap.snoop  # a behavioural baseline
   replay --diff expected.txt new.snoop # what changed (exit 0 same, 1 different, 2 trouble)
+  replay --pid 42 --redact-default -w small.snoop cap.snoop   # a scrubbed capture for a bug report
   record -o - | replay -               # live view"
 )]
 struct Args {
@@ -147,6 +148,19 @@ struct Args {
     /// --diff, --expect-file: no built-in normalisation (of mktemp names, ids, /proc/PID).
     #[arg(long = "no-normalize")]
     no_normalize: bool,
+    /// Only events in the container whose id starts with this (as docker ps shows it; derived from the cgroup path).
+    #[arg(long, value_name = "ID-PREFIX", value_parser = args::container_prefix)]
+    container: Option<String>,
+    /// Write the selected events, raw records and all, as a new capture OUT (- for stdout) instead of showing them (as tcpdump -r IN -w OUT); one input.
+    #[arg(short = 'w', long = "write", value_name = "OUT",
+          conflicts_with_all = ["info", "tree", "format", "output", "diff", "expect_file"])]
+    write: Option<PathBuf>,
+    /// With -w: replace what this regex matches in every captured string with [REDACTED]; only its capture groups when it has any (repeatable).
+    #[arg(long = "redact", value_name = "REGEX", value_parser = snoopcap::redact::parse_rule)]
+    redact: Vec<Regex>,
+    /// With -w: redact common secrets (password/token/secret/api-key options and variables, Authorization headers, AWS access key ids, credentials in URLs).
+    #[arg(long = "redact-default")]
+    redact_default: bool,
 }
 
 impl Args {
@@ -176,6 +190,7 @@ impl Args {
                     mnt_ns: self.mntns,
                     cgroup_id: self.cgroup_id,
                     cgroup_path: self.cgroup_path,
+                    container: self.container.map(String::into_bytes),
                     failed_only: self.failed_only,
                     exec_name: self.name,
                     exec_line: self.line,
@@ -199,6 +214,9 @@ impl Args {
                 csv_raw: self.csv_raw,
                 ..RenderOptions::default()
             },
+            write: self.write,
+            redact: self.redact,
+            redact_default: self.redact_default,
         }
     }
 }
@@ -310,6 +328,9 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(err) => return args::usage_exit("replay", &err),
     };
+    if let Some(message) = rewrite_misuse(&args) {
+        return args::usage_exit("replay", &usage_error(message));
+    }
     let diff_args = match args.take_diff_args() {
         Ok(diff_args) => diff_args,
         Err(err) => return args::usage_exit("replay", &err),
@@ -331,6 +352,19 @@ fn main() -> ExitCode {
             eprintln!("replay: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `-w`, `--redact` misused: one line for the usage error, or `None`.
+fn rewrite_misuse(args: &Args) -> Option<&'static str> {
+    if args.write.is_some() && args.files.len() > 1 {
+        // Several inputs (a rotated set, or captures to merge) would need
+        // one output capture holding several sources: not supported.
+        Some("-w rewrites one capture at a time, not a rotated set or several merged inputs; give one input (rewrite each file of a set on its own)")
+    } else if args.write.is_none() && (!args.redact.is_empty() || args.redact_default) {
+        Some("--redact and --redact-default scrub a rewrite: give --write OUT (-w OUT)")
+    } else {
+        None
     }
 }
 

@@ -49,8 +49,8 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError>
 }
 
 /// Decodes a `T` from the start of `bytes` and returns it with the bytes
-/// after it (fields appended by a newer writer, or an extension this
-/// version knows). Bounded as [`decode`].
+/// after it (fields appended by a newer writer, or what this version knows
+/// follows it: the header's segment and provenance). Bounded as [`decode`].
 pub(crate) fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, &[u8]), CodecError> {
     let limit = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     let mut rest = bytes;
@@ -152,6 +152,7 @@ mod tests {
         let (_, rest): (Old, &[u8]) = decode_prefix(&out[..out.len() - 3]).unwrap();
         assert!(rest.is_empty());
         assert!(decode_prefix::<Old>(&out[..6]).is_err());
+        assert!(decode_prefix::<Old>(&out[..5]).is_err());
     }
 
     #[test]

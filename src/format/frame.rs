@@ -7,7 +7,8 @@ use std::ops::Range;
 use super::codec;
 use super::error::FormatError;
 use super::types::{
-    CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, SegmentInfo,
+    CaptureHeader, CgroupPath, ClockAnchor, ContainerInfo, LossCounters, ProcessInfo, Provenance,
+    RedactionCount, SegmentInfo,
 };
 
 /// First 8 bytes of every capture.
@@ -50,6 +51,14 @@ pub const KIND_CGROUP_PATH: u8 = 4;
 /// Envelope kind: a [`ProcessInfo`], one process of the snapshot of the
 /// process table `record` takes when it starts.
 pub const KIND_PROCESS: u8 = 5;
+/// Envelope kind: a raw kernel record kept for context only (process
+/// lineage), not an event: a rewrite keeps the fork and exit records that
+/// give its events' processes their identities.
+pub const KIND_CONTEXT_RECORD: u8 = 6;
+/// Envelope kind: a [`ContainerInfo`].
+pub const KIND_CONTAINER: u8 = 7;
+/// Envelope kind: a [`RedactionCount`].
+pub const KIND_REDACTION_COUNT: u8 = 8;
 
 /// Bytes 0..8 of a kernel record: its boot-clock timestamp.
 pub const KERNEL_TIMESTAMP_LEN: usize = 8;
@@ -67,8 +76,11 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 }
 
 /// Encodes the complete file header: prefix, body, checksum. The body is the
-/// [`CaptureHeader`], then, for a file of a set, `Some(segment)` (an
-/// appended field: older readers ignore it).
+/// [`CaptureHeader`]'s fields 1 to 23; then field 24, the segment
+/// (`Some(segment)` for a file of a set, `None` when only the provenance
+/// follows); then, when not empty, the header's [`Provenance`] extension.
+/// A header with neither ends after field 23, as older writers wrote it;
+/// older readers ignore what follows field 23 (or field 24).
 pub(crate) fn encode_file_header(
     header: &CaptureHeader,
     segment: Option<&SegmentInfo>,
@@ -78,20 +90,24 @@ pub(crate) fn encode_file_header(
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&[0; 4]); // body length, patched below
-    codec::encode_into(header, &mut out, MAX_HEADER_BODY_BYTES as u64).map_err(|e| {
-        FormatError::Encode {
-            what: "capture header",
-            reason: format!("{e} (the limit is {MAX_HEADER_BODY_BYTES} bytes)"),
-        }
-    })?;
-    if let Some(segment) = segment {
-        let room = (MAX_HEADER_BODY_BYTES + FILE_HEADER_PREFIX_LEN).saturating_sub(out.len());
-        codec::encode_into(&Some(segment), &mut out, room as u64).map_err(|e| {
-            FormatError::Encode {
-                what: "capture header",
-                reason: format!("{e} (the limit is {MAX_HEADER_BODY_BYTES} bytes)"),
-            }
-        })?;
+    let too_big = |e: codec::CodecError| FormatError::Encode {
+        what: "capture header",
+        reason: format!("{e} (the limit is {MAX_HEADER_BODY_BYTES} bytes)"),
+    };
+    let room = |out: &Vec<u8>| {
+        (MAX_HEADER_BODY_BYTES + FILE_HEADER_PREFIX_LEN).saturating_sub(out.len()) as u64
+    };
+    codec::encode_into(header, &mut out, MAX_HEADER_BODY_BYTES as u64).map_err(too_big)?;
+    let provenance = (!header.provenance.is_empty()).then_some(&header.provenance);
+    if segment.is_some() || provenance.is_some() {
+        // Field 24, written whenever something follows it (`None`: one 0 byte).
+        let limit = room(&out);
+        codec::encode_into(&segment, &mut out, limit).map_err(too_big)?;
+    }
+    if let Some(provenance) = provenance {
+        // The extension follows the header's fields (see CaptureHeader::provenance).
+        let limit = room(&out);
+        codec::encode_into(provenance, &mut out, limit).map_err(too_big)?;
     }
     let body_len = out.len() - FILE_HEADER_PREFIX_LEN;
     let body_len = u32::try_from(body_len).map_err(|_| FormatError::RecordTooLarge {
@@ -104,18 +120,25 @@ pub(crate) fn encode_file_header(
     Ok(out)
 }
 
-/// Splits a header body into the [`CaptureHeader`] and the segment that may
-/// follow it (`None` when the body ends after the header, as in files that
-/// are not part of a set and in files of older writers).
+/// Splits a header body into the [`CaptureHeader`] (its provenance
+/// restored from the extension after field 24, default when there is none)
+/// and the segment that may follow it (`None` when the body ends after
+/// field 23, as in files that are not part of a set and in files of older
+/// writers). Bytes after the provenance are ignored (a newer version's).
 pub(crate) fn decode_header_body(
     body: &[u8],
 ) -> Result<(CaptureHeader, Option<SegmentInfo>), String> {
-    let (header, rest) = codec::decode_prefix::<CaptureHeader>(body).map_err(|e| e.to_string())?;
+    let (mut header, rest) =
+        codec::decode_prefix::<CaptureHeader>(body).map_err(|e| e.to_string())?;
     if rest.is_empty() {
         return Ok((header, None));
     }
-    let segment = codec::decode::<Option<SegmentInfo>>(rest)
+    let (segment, rest) = codec::decode_prefix::<Option<SegmentInfo>>(rest)
         .map_err(|e| format!("the segment after the header: {e}"))?;
+    if !rest.is_empty() {
+        header.provenance = codec::decode::<Provenance>(rest)
+            .map_err(|e| format!("the header's provenance: {e}"))?;
+    }
     Ok((header, segment))
 }
 
@@ -303,6 +326,17 @@ pub(crate) fn check_payload(payload: &[u8]) -> Result<PayloadSummary, String> {
             KIND_LOSS_COUNTERS => check_decodes::<LossCounters>(body, index, "loss counters")?,
             KIND_CGROUP_PATH => check_decodes::<CgroupPath>(body, index, "cgroup path")?,
             KIND_PROCESS => check_decodes::<ProcessInfo>(body, index, "process")?,
+            KIND_CONTEXT_RECORD if kernel_record_timestamp(body).is_none() => {
+                return Err(format!(
+                    "context record {index} is {} bytes, shorter than its timestamp",
+                    body.len()
+                ));
+            }
+            KIND_CONTEXT_RECORD => {}
+            KIND_CONTAINER => check_decodes::<ContainerInfo>(body, index, "container")?,
+            KIND_REDACTION_COUNT => {
+                check_decodes::<RedactionCount>(body, index, "redaction count")?
+            }
             _ => s.unknown += 1,
         }
         s.envelopes += 1;
@@ -501,5 +535,118 @@ mod tests {
             kernel_record_timestamp(&[1, 0, 0, 0, 0, 0, 0, 1, 9]),
             Some(1 | (1 << 56))
         );
+    }
+}
+
+#[cfg(test)]
+mod provenance_tests {
+    use super::*;
+    use crate::format::types::{Provenance, RedactionStep, RewriteStep};
+
+    fn header(provenance: Provenance) -> CaptureHeader {
+        CaptureHeader {
+            tool: "snoopcap record".into(),
+            hostname: "h".into(),
+            command_line: vec!["record".into()],
+            provenance,
+            ..CaptureHeader::default()
+        }
+    }
+
+    fn body(file_header: &[u8]) -> &[u8] {
+        let n = u32::from_le_bytes(file_header[12..16].try_into().unwrap()) as usize;
+        &file_header[FILE_HEADER_PREFIX_LEN..FILE_HEADER_PREFIX_LEN + n]
+    }
+
+    #[test]
+    fn a_header_without_provenance_is_what_older_writers_wrote() {
+        let plain = header(Provenance::default());
+        let encoded = encode_file_header(&plain, None).unwrap();
+        let mut old = Vec::new();
+        codec::encode_into(&plain, &mut old, 1 << 20).unwrap();
+        assert_eq!(body(&encoded), old.as_slice());
+    }
+
+    #[test]
+    fn older_readers_decode_a_header_with_provenance_and_skip_it() {
+        let provenance = Provenance {
+            rewrites: vec![RewriteStep {
+                wall_ns: 5,
+                tool: "snoopcap replay 0.1.0".into(),
+                source: "in.snoop".into(),
+                filters: vec!["pid=42".into()],
+                events_kept: 3,
+                ..RewriteStep::default()
+            }],
+            redactions: vec![RedactionStep {
+                stage: "rewrite".into(),
+                rules: vec!["user: x".into()],
+                marker: "[REDACTED]".into(),
+                wall_ns: 5,
+            }],
+        };
+        let with = header(provenance.clone());
+        let encoded = encode_file_header(&with, None).unwrap();
+        // What an older reader does: decode its CaptureHeader, ignore the rest.
+        let old: CaptureHeader = codec::decode(body(&encoded)).unwrap();
+        assert_eq!(old, header(Provenance::default()));
+        // A reader that knows the segment (field 24) but not the provenance.
+        let (_, rest): (CaptureHeader, &[u8]) = codec::decode_prefix(body(&encoded)).unwrap();
+        assert_eq!(
+            rest[0], 0,
+            "field 24 is written, None, before the provenance"
+        );
+        assert_eq!(codec::decode::<Option<SegmentInfo>>(rest).unwrap(), None);
+        // This reader finds the extension after field 24.
+        assert_eq!(codec::decode::<Provenance>(&rest[1..]).unwrap(), provenance);
+        let mut reader = crate::format::CaptureReader::new(&encoded[..]).unwrap();
+        assert_eq!(reader.header(), &with);
+        assert_eq!(reader.segment(), None);
+        assert!(reader.next_record().unwrap().is_none());
+    }
+
+    #[test]
+    fn segment_and_provenance_together() {
+        let provenance = Provenance {
+            rewrites: Vec::new(),
+            redactions: vec![RedactionStep {
+                stage: "record".into(),
+                rules: vec!["user: x".into()],
+                marker: "[REDACTED]".into(),
+                wall_ns: 9,
+            }],
+        };
+        let segment = SegmentInfo {
+            set_id: "set".into(),
+            sequence: 2,
+            kind: SegmentInfo::ROTATION.into(),
+            ..SegmentInfo::default()
+        };
+        let with = header(provenance.clone());
+        let encoded = encode_file_header(&with, Some(&segment)).unwrap();
+        let b = body(&encoded);
+        // Readers of every version: the 23 fields; 24 fields; everything.
+        assert_eq!(
+            codec::decode::<CaptureHeader>(b).unwrap(),
+            header(Provenance::default())
+        );
+        let (_, rest): (CaptureHeader, &[u8]) = codec::decode_prefix(b).unwrap();
+        assert_eq!(
+            codec::decode::<Option<SegmentInfo>>(rest).unwrap(),
+            Some(segment.clone())
+        );
+        assert_eq!(
+            decode_header_body(b).unwrap(),
+            (with.clone(), Some(segment.clone()))
+        );
+        // A segment without provenance ends the body, as issue-15 writers wrote it.
+        let plain = encode_file_header(&header(Provenance::default()), Some(&segment)).unwrap();
+        assert_eq!(body(&plain), &b[..body(&plain).len()]);
+        // Bytes a newer version appends after the provenance are ignored.
+        let mut longer = b.to_vec();
+        longer.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(decode_header_body(&longer).unwrap(), (with, Some(segment)));
+        // A provenance cut short is an error.
+        assert!(decode_header_body(&b[..b.len() - 1]).is_err());
     }
 }

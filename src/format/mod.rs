@@ -5,7 +5,8 @@
 //! A capture is a file header (magic, version, a bincode-encoded
 //! [`CaptureHeader`], CRC-32) followed by frames: each a 48-byte header and a
 //! zstd payload of envelopes (raw kernel records, clock anchors, loss
-//! counters, cgroup paths). A trailer frame ends a cleanly stopped capture.
+//! counters, cgroup paths, processes, context records, container metadata,
+//! redaction counts). A trailer frame ends a cleanly stopped capture.
 //!
 //! Write with [`CaptureWriter`], read with [`CaptureReader`]. The raw kernel
 //! records are opaque here except for their leading 8-byte timestamp; see
@@ -26,7 +27,7 @@ pub use frame::{
 };
 pub use reader::{CaptureReader, ReaderStats, Record};
 pub use types::{
-    CaptureHeader, CgroupPath, ClockAnchor, KindCount, LossCounters, ProcessInfo, SegmentInfo,
-    Trailer,
+    CaptureHeader, CgroupPath, ClockAnchor, ContainerInfo, KindCount, LossCounters, ProcessInfo,
+    Provenance, RedactionCount, RedactionStep, RewriteStep, SegmentInfo, Trailer,
 };
 pub use writer::{CaptureWriter, SyncSink, WriterOptions};

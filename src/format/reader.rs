@@ -10,11 +10,13 @@ use super::error::{Damage, DamageKind, FormatError};
 use super::frame::{
     self, FrameHeader, COMPRESSION_ZSTD, FILE_HEADER_PREFIX_LEN, FORMAT_VERSION, FRAME_HEADER_LEN,
     FRAME_MAGIC, FRAME_TYPE_DATA, FRAME_TYPE_TRAILER, KIND_CGROUP_PATH, KIND_CLOCK_ANCHOR,
-    KIND_KERNEL_RECORD, KIND_LOSS_COUNTERS, KIND_PROCESS, MAGIC, MAX_HEADER_BODY_BYTES,
+    KIND_CONTAINER, KIND_CONTEXT_RECORD, KIND_KERNEL_RECORD, KIND_LOSS_COUNTERS, KIND_PROCESS,
+    KIND_REDACTION_COUNT, MAGIC, MAX_HEADER_BODY_BYTES,
 };
 use super::source::Source;
 use super::types::{
-    CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, SegmentInfo, Trailer,
+    CaptureHeader, CgroupPath, ClockAnchor, ContainerInfo, LossCounters, ProcessInfo,
+    RedactionCount, SegmentInfo, Trailer,
 };
 
 use zstd::zstd_safe;
@@ -36,6 +38,14 @@ pub enum Record<'a> {
     CgroupPath(CgroupPath),
     /// One process of the start snapshot.
     Process(ProcessInfo),
+    /// A raw kernel record kept for context only (a rewrite's fork and
+    /// exit records of processes whose events it kept): readers feed it to
+    /// the process lineage and show no event for it.
+    Context(&'a [u8]),
+    /// What a container engine said of a container.
+    Container(ContainerInfo),
+    /// Replacements a redaction pass made, cumulative.
+    RedactionCount(RedactionCount),
 }
 
 /// Counters of what the reader has seen so far.
@@ -209,6 +219,9 @@ impl<R: Read> CaptureReader<R> {
                                 | KIND_LOSS_COUNTERS
                                 | KIND_CGROUP_PATH
                                 | KIND_PROCESS
+                                | KIND_CONTEXT_RECORD
+                                | KIND_CONTAINER
+                                | KIND_REDACTION_COUNT
                         ) {
                             break (kind, body);
                         }
@@ -226,9 +239,12 @@ impl<R: Read> CaptureReader<R> {
         }
         let bytes = self.payload.get(body).unwrap_or_default();
         let decoded = match kind {
+            KIND_CONTEXT_RECORD => return Ok(Some(Record::Context(bytes))),
             KIND_CLOCK_ANCHOR => codec::decode(bytes).map(Record::ClockAnchor),
             KIND_LOSS_COUNTERS => codec::decode(bytes).map(Record::LossCounters),
             KIND_PROCESS => codec::decode(bytes).map(Record::Process),
+            KIND_CONTAINER => codec::decode(bytes).map(Record::Container),
+            KIND_REDACTION_COUNT => codec::decode(bytes).map(Record::RedactionCount),
             _ => codec::decode(bytes).map(Record::CgroupPath),
         };
         match decoded {
@@ -736,6 +752,8 @@ fn read_file_header<R: Read>(
             ),
         });
     }
+    // The segment (field 24) and the provenance extension follow the
+    // header's fields (docs/FORMAT.md, "Segment", "Provenance").
     let (header, segment) =
         frame::decode_header_body(&body).map_err(|e| FormatError::BadHeader {
             offset: FILE_HEADER_PREFIX_LEN as u64,

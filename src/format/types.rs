@@ -1,7 +1,9 @@
 //! The structured values a capture stores: the file header's
-//! [`CaptureHeader`], the metadata envelopes ([`ClockAnchor`],
-//! [`LossCounters`], [`CgroupPath`]) and the [`Trailer`]. Their field order is
-//! part of the format (docs/FORMAT.md): later versions only append fields.
+//! [`CaptureHeader`] (with its [`Provenance`] extension), the metadata
+//! envelopes ([`ClockAnchor`], [`LossCounters`], [`CgroupPath`],
+//! [`ProcessInfo`], [`ContainerInfo`], [`RedactionCount`]) and the
+//! [`Trailer`]. Their field order is part of the format (docs/FORMAT.md):
+//! later versions only append fields.
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +57,95 @@ pub struct CaptureHeader {
     pub arg_size: u32,
     /// Byte order of the raw kernel records: `"little"`.
     pub byte_order: String,
+    /// What was done to the capture after its kernel records were taken
+    /// (rewrites, redaction). Not a bincode field of the header: encoded
+    /// after it, only when not empty, so that a header without it is byte
+    /// for byte what older writers wrote and older readers, which ignore
+    /// bytes after the header, still read a header with it.
+    #[serde(skip)]
+    pub provenance: Provenance,
+}
+
+/// The header extension: how the capture came to be what it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// `replay -w` rewrites, oldest first.
+    pub rewrites: Vec<RewriteStep>,
+    /// Redaction passes (at record time or at a rewrite), oldest first.
+    pub redactions: Vec<RedactionStep>,
+}
+
+impl Provenance {
+    pub fn is_empty(&self) -> bool {
+        self.rewrites.is_empty() && self.redactions.is_empty()
+    }
+}
+
+/// One `replay -w`: which capture it read, what it kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewriteStep {
+    /// When the rewrite ran, ns since the Unix epoch (UTC).
+    pub wall_ns: i64,
+    /// The rewriting tool and its version, e.g. `snoopcap replay 0.1.0`.
+    pub tool: String,
+    /// The source capture as it was named to the rewrite.
+    pub source: String,
+    /// The source's `tool`, `hostname` and `start_wall_ns`, so that the
+    /// source can be recognised.
+    pub source_tool: String,
+    pub source_start_wall_ns: i64,
+    /// The filters applied, human-readable (`pid=42`, `comm=^sh$`).
+    pub filters: Vec<String>,
+    /// Events kept.
+    pub events_kept: u64,
+}
+
+/// One redaction pass: where it ran and with which rules. The number of
+/// replacements comes in a [`RedactionCount`] envelope, since the header is
+/// written before the records are seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedactionStep {
+    /// `record` or `rewrite`.
+    pub stage: String,
+    /// When the pass started, ns since the Unix epoch (UTC).
+    pub wall_ns: i64,
+    /// The rules, each `NAME: REGEX` (built-in rules of `--redact-default`
+    /// by their names, `--redact` rules named `user`).
+    pub rules: Vec<String>,
+    /// The marker that replaces what a rule matches.
+    pub marker: String,
+}
+
+/// How many replacements a redaction pass made so far (cumulative; the
+/// last envelope of a capture is final). `step` indexes
+/// [`Provenance::redactions`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RedactionCount {
+    pub step: u32,
+    /// Replacements, all rules.
+    pub replacements: u64,
+    /// Replacements per rule, in the step's rule order.
+    pub by_rule: Vec<u64>,
+    /// Captured strings changed (each counted once however many rules hit it).
+    pub strings: u64,
+}
+
+/// What a container engine said of a container, looked up by `record` when
+/// it first saw the container's cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    /// The cgroup id the container was seen with.
+    pub cgroup_id: u64,
+    /// The container id (64 hex digits for docker).
+    pub id: String,
+    /// The engine asked, e.g. `docker`.
+    pub engine: String,
+    /// Its name (without docker's leading `/`).
+    pub name: String,
+    /// The image it runs, as the engine names it (`Config.Image`).
+    pub image: String,
+    /// The image's id (`Image`, e.g. `sha256:...`).
+    pub image_id: String,
 }
 
 /// Where a capture file belongs when `record` wrote it as one of several:

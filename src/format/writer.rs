@@ -12,11 +12,12 @@ use super::codec;
 use super::error::FormatError;
 use super::frame::{
     self, FrameHeader, COMPRESSION_ZSTD, ENVELOPE_HEADER_LEN, FRAME_HEADER_LEN, FRAME_TYPE_DATA,
-    FRAME_TYPE_TRAILER, KIND_CGROUP_PATH, KIND_CLOCK_ANCHOR, KIND_KERNEL_RECORD,
-    KIND_LOSS_COUNTERS, KIND_PROCESS, MAX_RECORD_BYTES,
+    FRAME_TYPE_TRAILER, KIND_CGROUP_PATH, KIND_CLOCK_ANCHOR, KIND_CONTAINER, KIND_CONTEXT_RECORD,
+    KIND_KERNEL_RECORD, KIND_LOSS_COUNTERS, KIND_PROCESS, KIND_REDACTION_COUNT, MAX_RECORD_BYTES,
 };
 use super::types::{
-    CaptureHeader, CgroupPath, ClockAnchor, LossCounters, ProcessInfo, SegmentInfo, Trailer,
+    CaptureHeader, CgroupPath, ClockAnchor, ContainerInfo, LossCounters, ProcessInfo,
+    RedactionCount, SegmentInfo, Trailer,
 };
 
 /// An output a capture can be written to: `Write` plus a way to make what
@@ -210,6 +211,26 @@ impl<W: SyncSink> CaptureWriter<W> {
     /// Appends one process of the start snapshot.
     pub fn push_process(&mut self, p: &ProcessInfo) -> Result<(), FormatError> {
         self.push_encoded(KIND_PROCESS, p, "process")
+    }
+
+    /// Appends a kernel record kept for context only (see
+    /// [`Record::Context`](super::Record::Context)); it counts as no kernel
+    /// record of the capture.
+    pub fn push_context_record(&mut self, raw: &[u8]) -> Result<(), FormatError> {
+        if frame::kernel_record_timestamp(raw).is_none() {
+            return Err(FormatError::RecordTooShort { len: raw.len() });
+        }
+        self.push_envelope(KIND_CONTEXT_RECORD, raw)
+    }
+
+    /// Appends what a container engine said of a container.
+    pub fn push_container(&mut self, c: &ContainerInfo) -> Result<(), FormatError> {
+        self.push_encoded(KIND_CONTAINER, c, "container")
+    }
+
+    /// Appends a redaction pass's replacement count.
+    pub fn push_redaction_count(&mut self, r: &RedactionCount) -> Result<(), FormatError> {
+        self.push_encoded(KIND_REDACTION_COUNT, r, "redaction count")
     }
 
     /// Appends a data frame that another writer encoded (header and payload,

@@ -4,12 +4,15 @@
 //! the ring buffer into capture frames, keep loss counters and clock anchors
 //! flowing, and stop cleanly (trailer, fsync) on a signal, a deadline or a
 //! closed output. Records are stored raw: record decodes them only to check
-//! the flight recorder's event triggers (`trigger`), when some are set.
-//! Where records go is a `output::Destination`: one capture, a rotated set
-//! (`rotate`) or the flight recorder (`ring`); `status` is the live status
-//! line on a terminal.
+//! the flight recorder's event triggers (`trigger`), when some are set, and
+//! rewrites their strings only with `--redact` (`crate::redact`, before
+//! anything is written). Where records go is a `output::Destination`: one
+//! capture, a rotated set (`rotate`) or the flight recorder (`ring`);
+//! `status` is the live status line on a terminal; `docker` names new
+//! docker containers from the engine's socket, off the loop.
 
 pub mod cgroup;
+pub mod docker;
 pub mod hostinfo;
 pub mod loader;
 pub mod output;
@@ -26,22 +29,24 @@ use std::io::{self, Write};
 use std::mem::MaybeUninit;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use self::cgroup::CgroupResolver;
 use self::hostinfo::HostInfo;
 use self::loader::{ProbeConfig, ProbeError, Probes};
-use self::output::{Destination, FileContext, Single};
+use self::output::{Destination, FileContext, SharedRedactor, Single};
 use self::ring::{FlightRecorder, RingOptions};
 use self::rotate::{RotateOptions, Rotator};
 use self::status::StatusLine;
 use self::trigger::Triggers;
 use crate::bpf::layout;
 use crate::format::{
-    CaptureHeader, CaptureWriter, CgroupPath, ClockAnchor, FormatError, KindCount, SyncSink,
-    WriterOptions,
+    CaptureHeader, CaptureWriter, CgroupPath, ClockAnchor, FormatError, KindCount, Provenance,
+    SyncSink, WriterOptions,
 };
+use crate::redact::Redactor;
 
 /// Where the capture goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +88,12 @@ pub struct RecordOptions {
     pub ring: Option<RingOptions>,
     /// The flight recorder's event triggers.
     pub triggers: Triggers,
+    /// `--redact` rules, applied to every captured string before it is written.
+    pub redact: Vec<regex::bytes::Regex>,
+    /// `--redact-default`.
+    pub redact_default: bool,
+    /// The Docker Engine socket to ask about new containers (`None`: never).
+    pub docker_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -418,6 +429,16 @@ struct State {
     /// What an event trigger matched, for the loop to act on.
     triggered: Option<String>,
     error: Option<RecordError>,
+    /// `--redact` / `--redact-default`; `None` keeps the loop as it was.
+    /// Shared with the destination, which scrubs the snapshot of each file
+    /// it starts and writes the final count of each file it ends.
+    redactor: Option<SharedRedactor>,
+    /// Replacements already reported in a count envelope.
+    redactions_written: u64,
+    /// When a count envelope was last written.
+    redactions_written_at: Option<Instant>,
+    /// Asks the container engine about new containers, off the loop.
+    docker: Option<docker::Lookup>,
 }
 
 impl State {
@@ -426,11 +447,22 @@ impl State {
             return -1;
         }
         if let Some(path) = self.cgroups.note(raw) {
+            if let Some(lookup) = &self.docker {
+                lookup.note(path.id, &path.path);
+            }
             if let Err(err) = self.out.push_cgroup_path(&path) {
                 self.error = Some(err);
                 return -1;
             }
         }
+        // Secrets never reach the disk: the record is scrubbed before it is
+        // written (and before the event triggers see it, so that a dump's
+        // trigger, stored in its header, is scrubbed too).
+        let redacted = self
+            .redactor
+            .as_ref()
+            .and_then(|r| r.borrow_mut().redact_record(raw));
+        let raw = redacted.as_deref().unwrap_or(raw);
         if let Err(err) = self.out.push_record(raw) {
             self.error = Some(err);
             return -1;
@@ -440,6 +472,39 @@ impl State {
             self.triggered = triggers.check(raw, self.layout_version);
         }
         0
+    }
+
+    /// Writes what happened off the loop: containers the engine described
+    /// (as they come), and the redaction count when it grew (at most once
+    /// per `every`, about once a frame).
+    fn push_side_values(&mut self, now: Instant, every: Duration) -> Result<(), RecordError> {
+        self.push_containers()?;
+        let Some(redactor) = &self.redactor else {
+            return Ok(());
+        };
+        let due = self
+            .redactions_written_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= every);
+        if !due {
+            return Ok(());
+        }
+        let count = redactor.borrow().count(0);
+        if count.replacements != self.redactions_written {
+            self.out.push_redaction_count(&count)?;
+            self.redactions_written = count.replacements;
+            self.redactions_written_at = Some(now);
+        }
+        Ok(())
+    }
+
+    /// The containers the engine described since the last call.
+    fn push_containers(&mut self) -> Result<(), RecordError> {
+        if let Some(lookup) = &self.docker {
+            for info in lookup.answers() {
+                self.out.push_container(&info)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -486,12 +551,23 @@ pub fn run(opts: &RecordOptions, on_tracing: impl FnOnce()) -> Result<RecordSumm
     result
 }
 
-/// The recording's capture header; each file of a set gets a fresh clock
-/// anchor and start time on top of it.
-fn capture_header(opts: &RecordOptions) -> CaptureHeader {
+/// The recording's capture header (each file of a set gets a fresh clock
+/// anchor and start time on top of it), and the redactor of `--redact`,
+/// whose pass the header's provenance describes; the header's command line
+/// is scrubbed by it already.
+fn capture_header(opts: &RecordOptions) -> (CaptureHeader, Option<Redactor>) {
     let host = HostInfo::collect();
     let start_anchor = anchor_now();
-    CaptureHeader {
+    let mut redactor = Redactor::new(&opts.redact, opts.redact_default).then_some_nonempty();
+    let mut provenance = Provenance::default();
+    let mut command_line = opts.command_line.clone();
+    if let Some(r) = redactor.as_mut() {
+        provenance
+            .redactions
+            .push(r.step("record", start_anchor.wall_ns));
+        r.redact_strings(&mut command_line);
+    }
+    let header = CaptureHeader {
         tool: "snoopcap record".to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         hostname: host.hostname,
@@ -507,7 +583,7 @@ fn capture_header(opts: &RecordOptions) -> CaptureHeader {
         clock: start_anchor,
         clock_method: hostinfo::CLOCK_METHOD.to_string(),
         start_wall_ns: start_anchor.wall_ns,
-        command_line: opts.command_line.clone(),
+        command_line,
         events: opts.probes.events.names(),
         filters: opts.probes.filter_descriptions(),
         layout_version: layout::SC_LAYOUT_VERSION as u32,
@@ -515,7 +591,9 @@ fn capture_header(opts: &RecordOptions) -> CaptureHeader {
         max_args: opts.probes.max_args,
         arg_size: opts.probes.arg_size,
         byte_order: "little".to_string(),
-    }
+        provenance,
+    };
+    (header, redactor)
 }
 
 /// A fresh id for the files of one recording: the kernel's random UUID.
@@ -531,16 +609,19 @@ fn destination(
     sink: Option<Sink>,
     opts: &RecordOptions,
     header: CaptureHeader,
+    redactor: Option<SharedRedactor>,
     lost: &[Vec<u64>],
 ) -> Result<Box<dyn Destination>, RecordError> {
     let pattern = match (&opts.output, sink) {
-        (_, Some(sink)) => return single(sink, opts, &header, lost).map(|d| Box::new(d) as _),
+        (_, Some(sink)) => {
+            return single(sink, opts, &header, redactor, lost).map(|d| Box::new(d) as _)
+        }
         (Output::File(path), None) => path.clone(),
         // The binary refuses -C/-G/--ring with stdout; a library caller
         // gets the plain capture.
         (Output::Stdout, None) => {
             let sink = Sink::Stdout(io::stdout());
-            return single(sink, opts, &header, lost).map(|d| Box::new(d) as _);
+            return single(sink, opts, &header, redactor, lost).map(|d| Box::new(d) as _);
         }
     };
     let ctx = FileContext {
@@ -551,6 +632,8 @@ fn destination(
         frame_bytes: opts.rotate.frame_bytes(opts.frame_bytes),
         flush_interval: opts.flush_interval,
         cgroups: Vec::new(),
+        containers: Vec::new(),
+        redactor,
     };
     match &opts.ring {
         Some(ring) => Ok(Box::new(FlightRecorder::new(
@@ -568,11 +651,13 @@ fn destination(
     }
 }
 
-/// One capture: the header at once, then the start snapshot.
+/// One capture: the header at once, then the start snapshot (scrubbed with
+/// `--redact`).
 fn single(
     sink: Sink,
     opts: &RecordOptions,
     header: &CaptureHeader,
+    redactor: Option<SharedRedactor>,
     lost: &[Vec<u64>],
 ) -> Result<Single, RecordError> {
     let target = opts.output.describe();
@@ -590,7 +675,10 @@ fn single(
     // The process table as it is now, now that forks and exits are traced:
     // anything that starts from here on is in the records too.
     if opts.probes.events.proc {
-        for process in snapshot::take(&opts.probes).unwrap_or_default() {
+        for mut process in snapshot::take(&opts.probes).unwrap_or_default() {
+            if let Some(r) = &redactor {
+                r.borrow_mut().redact_process(&mut process);
+            }
             writer.push_process(&process).map_err(write_err)?;
         }
     }
@@ -598,7 +686,7 @@ fn single(
         Output::File(path) => Some(path.clone()),
         Output::Stdout => None,
     };
-    Ok(Single::new(writer, target, path, lost.to_vec()))
+    Ok(Single::new(writer, target, path, lost.to_vec(), redactor))
 }
 
 /// How often the kernel's loss counters are read while recording.
@@ -613,10 +701,11 @@ fn record_into(
     let mut storage = MaybeUninit::uninit();
     let probes = Probes::load(&opts.probes, &mut storage)?;
 
-    let header = capture_header(opts);
+    let (header, redactor) = capture_header(opts);
+    let redactor = redactor.map(|r| Rc::new(RefCell::new(r)));
     let layout_version = header.layout_version;
     let lost = probes.loss_counters()?;
-    let out = destination(sink, opts, header, &lost)?;
+    let out = destination(sink, opts, header, redactor.clone(), &lost)?;
     let triggers = (opts.ring.is_some() && opts.triggers.any()).then(|| opts.triggers.clone());
     let state = RefCell::new(State {
         out,
@@ -626,6 +715,13 @@ fn record_into(
         layout_version,
         triggered: None,
         error: None,
+        redactor,
+        redactions_written: 0,
+        redactions_written_at: None,
+        docker: opts
+            .docker_socket
+            .as_deref()
+            .and_then(docker::Lookup::start),
     });
     let ring = probes.ring_buffer(|raw: &[u8]| state.borrow_mut().push(raw))?;
 
@@ -646,6 +742,13 @@ fn record_into(
     if let Some(err) = st.error.take() {
         return Err(err);
     }
+    if let Some(lookup) = &st.docker {
+        // A lookup still under way gets a moment to land in the capture.
+        lookup.settle(Duration::from_millis(500));
+    }
+    st.push_containers()?;
+    // The destination writes the final redaction count itself (as each
+    // file of a set ends, too).
     let written = st.out.finish(&stop_reason, &lost)?;
     Ok(RecordSummary {
         events: written.events,
@@ -694,6 +797,7 @@ fn record_loop(
         if let Some(what) = st.triggered.take() {
             st.out.trigger(&what, now, &lost)?;
         }
+        st.push_side_values(now, opts.flush_interval)?;
         st.out.tick(now, &lost)?;
         if status.due(now) {
             let current = st.out.current();

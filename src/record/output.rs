@@ -3,23 +3,47 @@
 //! [`Single`]), a rotated set of files (`rotate`), or a flight recorder that
 //! keeps the recent past in memory and dumps it on a trigger (`ring`). This
 //! module also owns what every file of a set needs: [`FileContext`] (the
-//! header template, the cgroup paths seen so far, the snapshot settings),
+//! header template, the cgroup paths and containers seen so far, the
+//! snapshot settings, the `--redact` rules that scrub each snapshot),
 //! [`SegmentFile`] (one complete file of a set: own header with its segment,
 //! own trailer, loss counted over its own span), file naming and retention.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::loader::ProbeConfig;
 use super::{anchor_now, create_output, hostinfo, snapshot, KindCounts, RecordError, Sink};
 use crate::format::{
-    CaptureHeader, CaptureWriter, CgroupPath, FormatError, LossCounters, SegmentInfo, Trailer,
-    WriterOptions,
+    CaptureHeader, CaptureWriter, CgroupPath, ContainerInfo, FormatError, LossCounters,
+    ProcessInfo, RedactionCount, SegmentInfo, Trailer, WriterOptions,
 };
+use crate::redact::Redactor;
+
+/// The `--redact` rules and their counts, shared by the record loop (which
+/// scrubs every record) and the destination (which scrubs the snapshot of
+/// each file it starts and writes the count as each file ends). The record
+/// loop is single-threaded and never holds a borrow across a call into
+/// the destination.
+pub type SharedRedactor = Rc<RefCell<Redactor>>;
+
+/// `process` scrubbed by `redactor`, if any.
+fn scrub(redactor: Option<&SharedRedactor>, mut process: ProcessInfo) -> ProcessInfo {
+    if let Some(r) = redactor {
+        r.borrow_mut().redact_process(&mut process);
+    }
+    process
+}
+
+/// The redaction count so far (the recording's one pass is step 0).
+fn count_of(redactor: Option<&SharedRedactor>) -> Option<RedactionCount> {
+    redactor.map(|r| r.borrow().count(0))
+}
 
 /// A write or fsync that takes longer than this is reported as a slow disk.
 pub const SLOW_WRITE: Duration = Duration::from_secs(1);
@@ -44,6 +68,11 @@ pub struct Written {
 pub trait Destination {
     /// A cgroup id's path, seen for the first time.
     fn push_cgroup_path(&mut self, path: &CgroupPath) -> Result<(), RecordError>;
+    /// What the container engine said of a container (once per container).
+    fn push_container(&mut self, info: &ContainerInfo) -> Result<(), RecordError>;
+    /// The `--redact` count so far, when it grew (the destination writes
+    /// the final one itself, as each file ends).
+    fn push_redaction_count(&mut self, count: &RedactionCount) -> Result<(), RecordError>;
     /// A raw kernel record.
     fn push_record(&mut self, raw: &[u8]) -> Result<(), RecordError>;
     /// Cuts frames that are due, rotates, ends dumps whose time is up.
@@ -96,6 +125,7 @@ pub struct Single {
     last_lost: Vec<Vec<u64>>,
     target: String,
     path: Option<PathBuf>,
+    redactor: Option<SharedRedactor>,
 }
 
 impl Single {
@@ -104,6 +134,7 @@ impl Single {
         target: String,
         path: Option<PathBuf>,
         lost: Vec<Vec<u64>>,
+        redactor: Option<SharedRedactor>,
     ) -> Single {
         Single {
             writer,
@@ -111,6 +142,7 @@ impl Single {
             last_lost: lost,
             target,
             path,
+            redactor,
         }
     }
 
@@ -125,6 +157,16 @@ impl Single {
 impl Destination for Single {
     fn push_cgroup_path(&mut self, path: &CgroupPath) -> Result<(), RecordError> {
         self.writer.push_cgroup_path(path).map_err(|e| self.err(e))
+    }
+
+    fn push_container(&mut self, info: &ContainerInfo) -> Result<(), RecordError> {
+        self.writer.push_container(info).map_err(|e| self.err(e))
+    }
+
+    fn push_redaction_count(&mut self, count: &RedactionCount) -> Result<(), RecordError> {
+        self.writer
+            .push_redaction_count(count)
+            .map_err(|e| self.err(e))
     }
 
     fn push_record(&mut self, raw: &[u8]) -> Result<(), RecordError> {
@@ -159,6 +201,12 @@ impl Destination for Single {
         lost: &[Vec<u64>],
     ) -> Result<Written, RecordError> {
         let mut me = *self;
+        if let Some(count) = count_of(me.redactor.as_ref()) {
+            // The final count, even when it is 0.
+            me.writer
+                .push_redaction_count(&count)
+                .map_err(|e| me.err(e))?;
+        }
         let counters = LossCounters {
             per_cpu: lost.to_vec(),
         };
@@ -220,6 +268,11 @@ pub struct FileContext {
     pub flush_interval: Duration,
     /// Every cgroup path seen so far, written at the start of each file.
     pub cgroups: Vec<CgroupPath>,
+    /// Every container the engine described so far, written at the start
+    /// of each file too.
+    pub containers: Vec<ContainerInfo>,
+    /// `--redact`: scrubs each file's snapshot; its count ends each file.
+    pub redactor: Option<SharedRedactor>,
 }
 
 impl FileContext {
@@ -262,8 +315,9 @@ pub struct SegmentStart<'a> {
 
 impl SegmentFile {
     /// Creates the file (never over an existing one unless `--force`) and
-    /// writes its header, the cgroup paths seen so far and, with `proc`
-    /// events, a snapshot of the process table, as a first frame.
+    /// writes its header, the cgroup paths and containers seen so far and,
+    /// with `proc` events, a snapshot of the process table (scrubbed with
+    /// `--redact`), as a first frame.
     pub fn create(ctx: &FileContext, start: SegmentStart<'_>) -> Result<SegmentFile, RecordError> {
         let file = create_output(start.path, ctx.force)?;
         sync_parent(start.path);
@@ -299,9 +353,13 @@ impl SegmentFile {
         for path in &ctx.cgroups {
             writer.push_cgroup_path(path).map_err(err)?;
         }
+        for info in &ctx.containers {
+            writer.push_container(info).map_err(err)?;
+        }
         if ctx.probes.events.proc {
             for process in snapshot::take(&ctx.probes).unwrap_or_default() {
                 if start.snapshot_until.is_none_or(|t| process.start_ns <= t) {
+                    let process = scrub(ctx.redactor.as_ref(), process);
                     writer.push_process(&process).map_err(err)?;
                 }
             }
@@ -325,6 +383,16 @@ impl SegmentFile {
 
     pub fn push_cgroup_path(&mut self, path: &CgroupPath) -> Result<(), RecordError> {
         self.writer.push_cgroup_path(path).map_err(|e| self.err(e))
+    }
+
+    pub fn push_container(&mut self, info: &ContainerInfo) -> Result<(), RecordError> {
+        self.writer.push_container(info).map_err(|e| self.err(e))
+    }
+
+    pub fn push_redaction_count(&mut self, count: &RedactionCount) -> Result<(), RecordError> {
+        self.writer
+            .push_redaction_count(count)
+            .map_err(|e| self.err(e))
     }
 
     pub fn push_record(&mut self, raw: &[u8]) -> Result<(), RecordError> {
@@ -384,10 +452,19 @@ impl SegmentFile {
         self.writer.bytes_written()
     }
 
-    /// Writes the last frame and the trailer (loss over this file's span)
-    /// and syncs the file.
-    pub fn finish(mut self, stop_reason: &str, lost: &[Vec<u64>]) -> Result<Written, RecordError> {
+    /// Writes the last frame (with the redaction count of `ctx`'s
+    /// `--redact`, so far) and the trailer (loss over this file's span) and
+    /// syncs the file.
+    pub fn finish(
+        mut self,
+        ctx: &FileContext,
+        stop_reason: &str,
+        lost: &[Vec<u64>],
+    ) -> Result<Written, RecordError> {
         let started = Instant::now();
+        if let Some(count) = count_of(ctx.redactor.as_ref()) {
+            self.push_redaction_count(&count)?;
+        }
         let per_cpu = loss_since(lost, &self.lost_base);
         self.writer
             .push_loss_counters(&LossCounters {

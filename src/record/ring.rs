@@ -6,7 +6,7 @@
 //! it cuts becomes one [`HeldFrame`] of a queue bounded by SIZE bytes (or by
 //! DURATION, within a byte cap). On a trigger the queue is copied into a new
 //! file (`PATTERN.YYYYmmddTHHMMSS.mmmZ`, the trigger's UTC time) after a
-//! first frame with the cgroup paths and the process snapshot; frames cut
+//! first frame with the cgroup paths, containers and the process snapshot; frames cut
 //! after the trigger are copied too until `--after` has passed, then the
 //! dump gets its trailer (what triggered it is in its header's segment).
 //! Recording goes on throughout; a trigger during a dump is reported and
@@ -24,8 +24,8 @@ use super::output::{
 };
 use super::{anchor_now, hostinfo, KindCounts, RecordError};
 use crate::format::{
-    CaptureWriter, CgroupPath, FormatError, FrameHeader, SegmentInfo, SyncSink, WriterOptions,
-    FRAME_HEADER_LEN,
+    CaptureWriter, CgroupPath, ContainerInfo, FormatError, FrameHeader, RedactionCount,
+    SegmentInfo, SyncSink, WriterOptions, FRAME_HEADER_LEN,
 };
 
 /// How much of the past to keep.
@@ -332,7 +332,7 @@ impl FlightRecorder {
                 path.display()
             );
         }
-        match dump.file.finish(stop_reason, lost) {
+        match dump.file.finish(&self.ctx, stop_reason, lost) {
             Ok(written) => {
                 eprintln!(
                     "record: dump {} complete: {} records, {} bytes",
@@ -368,6 +368,23 @@ impl Destination for FlightRecorder {
     fn push_cgroup_path(&mut self, path: &CgroupPath) -> Result<(), RecordError> {
         self.ctx.cgroups.push(path.clone());
         self.writer.push_cgroup_path(path).map_err(Self::mem_err)?;
+        let lost = self.lost_at_last_cut.clone();
+        self.take_frames(&lost);
+        Ok(())
+    }
+
+    fn push_container(&mut self, info: &ContainerInfo) -> Result<(), RecordError> {
+        self.ctx.containers.push(info.clone());
+        self.writer.push_container(info).map_err(Self::mem_err)?;
+        let lost = self.lost_at_last_cut.clone();
+        self.take_frames(&lost);
+        Ok(())
+    }
+
+    fn push_redaction_count(&mut self, count: &RedactionCount) -> Result<(), RecordError> {
+        self.writer
+            .push_redaction_count(count)
+            .map_err(Self::mem_err)?;
         let lost = self.lost_at_last_cut.clone();
         self.take_frames(&lost);
         Ok(())
@@ -465,6 +482,8 @@ mod tests {
             frame_bytes,
             flush_interval: Duration::from_secs(1),
             cgroups: Vec::new(),
+            containers: Vec::new(),
+            redactor: None,
         }
     }
 

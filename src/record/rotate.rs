@@ -1,8 +1,8 @@
 //! Rotation (`record -o PATTERN -C SIZE -G SECONDS -W COUNT`): a set of
 //! complete captures instead of one. File N is `PATTERN.NNNNNN` (strftime
 //! conversions in PATTERN expanded at the file's start), each with its own
-//! header (set id, sequence number, a fresh clock anchor, the cgroup paths
-//! and process snapshot a reader needs), its own trailer and the loss over
+//! header (set id, sequence number, a fresh clock anchor, the cgroup paths,
+//! containers and process snapshot a reader needs), its own trailer and the loss over
 //! its own span. A file ends at the first frame boundary at or past SIZE, or
 //! when SECONDS have passed since it started; the next starts at once, so
 //! the set holds every record exactly once. With `-W` the oldest complete
@@ -15,7 +15,7 @@ use super::output::{
     rotated_name, Destination, FileContext, Retention, SegmentFile, SegmentStart, Written,
 };
 use super::RecordError;
-use crate::format::{CgroupPath, SegmentInfo};
+use crate::format::{CgroupPath, ContainerInfo, RedactionCount, SegmentInfo};
 use std::path::{Path, PathBuf};
 
 /// When to start the next file, and how many to keep.
@@ -122,7 +122,7 @@ impl Rotator {
     fn rotate(&mut self, lost: &[Vec<u64>]) -> Result<(), RecordError> {
         if let Some(file) = self.file.take() {
             let path = file.path.clone();
-            let written = file.finish("rotated", lost)?;
+            let written = file.finish(&self.ctx, "rotated", lost)?;
             self.add_done(&written);
             self.retention.completed(path);
         }
@@ -151,6 +151,15 @@ impl Destination for Rotator {
         self.file()?.push_cgroup_path(path)
     }
 
+    fn push_container(&mut self, info: &ContainerInfo) -> Result<(), RecordError> {
+        self.ctx.containers.push(info.clone());
+        self.file()?.push_container(info)
+    }
+
+    fn push_redaction_count(&mut self, count: &RedactionCount) -> Result<(), RecordError> {
+        self.file()?.push_redaction_count(count)
+    }
+
     fn push_record(&mut self, raw: &[u8]) -> Result<(), RecordError> {
         self.file()?.push_record(raw)
     }
@@ -175,7 +184,7 @@ impl Destination for Rotator {
         let mut me = *self;
         if let Some(file) = me.file.take() {
             let path = file.path.clone();
-            let written = file.finish(stop_reason, lost)?;
+            let written = file.finish(&me.ctx, stop_reason, lost)?;
             me.add_done(&written);
             me.retention.completed(path);
         }

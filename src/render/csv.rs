@@ -198,7 +198,12 @@ fn write_cell(
             writer.write_field(scratch.as_bytes())
         }
         FieldValue::Bool(flag) => writer.write_field(if flag { "true" } else { "false" }),
-        FieldValue::Identity(None) | FieldValue::Maybe(None) => writer.write_field(b""),
+        FieldValue::Identity(None) | FieldValue::Maybe(None) | FieldValue::Derived(None) => {
+            writer.write_field(b"")
+        }
+        FieldValue::Derived(Some(value)) => {
+            write_data_field(writer, scratch, raw, &cell_text(&value.bytes(), raw))
+        }
         FieldValue::Identity(Some((pid, start))) => {
             let _ = write!(scratch, "{pid}@{start}");
             writer.write_field(scratch.as_bytes())
@@ -305,7 +310,7 @@ mod tests {
 filename,args,args_truncated,source,target,fstype,flags,data,\
 fsname,fd,cmd,key,value,aux,fs_fd,attr_flags,from_dirfd,from_path,to_dirfd,to_path,dirfd,path,attr,size,\
 comm_before,cgroup_path,unfinished,unfinished_reason,proc_id,parent_proc_id,child_pid,child_tid,\
-clone_flags,thread,exit_code,signal,core_dumped,lifetime_ns\n";
+clone_flags,thread,exit_code,signal,core_dumped,lifetime_ns,container_id,runtime,pod_uid,pod_qos\n";
 
     fn render(raw: bool, events: &[Event]) -> String {
         render_all(
@@ -341,7 +346,7 @@ clone_flags,thread,exit_code,signal,core_dumped,lifetime_ns\n";
             format!(
                 "{HEADER}exec,2026-11-22T03:04:05.123456789Z,5000000000,4242,4243,1000,1001,1002,ls,bash,\
                  4026531841,77,-2,ENOENT,12345,/bin/echo,\"\"\"echo\"\" \"\"say \\\"\"hi\\\"\"\"\" \"\"x,y\"\"\",false,\
-                 ,,,,,,,,,,,,,,,,,,,,,bash,,false,,,,,,,,,,,\n"
+                 ,,,,,,,,,,,,,,,,,,,,,bash,,false,,,,,,,,,,,,,,,\n"
             )
         );
         let records = parse(&output);

@@ -3,14 +3,16 @@
 //! them it carries ([`SyscallFields`]). Built on the stack, borrowing the
 //! event: no allocation per event.
 
+use crate::container::{self, Derived, Form};
 use crate::event::{Args, Captured, Event, MountAttr};
 
 /// Every field name of the JSON and CSV output, in CSV column order: the
 /// common fields, exec and mount(2)'s fields, the other mount-family
 /// syscalls' parameters, then `comm_before`, `cgroup_path`, `unfinished`,
 /// `unfinished_reason`, then the process identities and the fork and exit
-/// fields (each added later, so after the others: existing CSV columns keep
-/// their positions).
+/// fields, then the container identity derived from the cgroup path (each
+/// added later, so after the others: existing CSV columns keep their
+/// positions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
     Event,
@@ -66,10 +68,14 @@ pub enum Column {
     Signal,
     CoreDumped,
     LifetimeNs,
+    ContainerId,
+    Runtime,
+    PodUid,
+    PodQos,
 }
 
 impl Column {
-    pub const COUNT: usize = 53;
+    pub const COUNT: usize = 57;
 
     /// All columns in CSV order (`ALL[c as usize] == c`).
     pub const ALL: [Column; Column::COUNT] = [
@@ -126,6 +132,10 @@ impl Column {
         Column::Signal,
         Column::CoreDumped,
         Column::LifetimeNs,
+        Column::ContainerId,
+        Column::Runtime,
+        Column::PodUid,
+        Column::PodQos,
     ];
 
     /// The field's name in JSON and in the CSV header.
@@ -184,6 +194,10 @@ impl Column {
             Column::Signal => "signal",
             Column::CoreDumped => "core_dumped",
             Column::LifetimeNs => "lifetime_ns",
+            Column::ContainerId => "container_id",
+            Column::Runtime => "runtime",
+            Column::PodUid => "pod_uid",
+            Column::PodQos => "pod_qos",
         }
     }
 }
@@ -208,6 +222,9 @@ pub enum FieldValue<'a> {
     /// A number that may not apply (null), such as an exit code of a
     /// process a signal killed.
     Maybe(Option<i64>),
+    /// A value derived from the cgroup path (container id, runtime, pod
+    /// UID, QoS class; [`crate::container`]); `None` (null) outside one.
+    Derived(Option<Derived<'a>>),
 }
 
 /// Appends a process identity as its text form, `PID@START_NS`.
@@ -237,8 +254,8 @@ pub fn captured_attr(captured: &Captured) -> Option<MountAttr> {
 }
 
 /// Most fields any event adds to the common ones (execveat's six, then the
-/// two process identities).
-const MAX_SYSCALL_FIELDS: usize = 8;
+/// two process identities and the four container fields).
+const MAX_SYSCALL_FIELDS: usize = 12;
 
 /// The syscall-specific fields of one event, in output order.
 #[derive(Debug, Clone, Copy)]
@@ -377,7 +394,27 @@ impl<'a> SyscallFields<'a> {
             Column::ParentProcId,
             identity(event.ppid, event.parent_start_ns),
         );
+        fields.push_container(event);
         fields
+    }
+
+    /// `container_id`, `runtime`, `pod_uid`, `pod_qos` from the cgroup path.
+    fn push_container(&mut self, event: &'a Event) {
+        let found = event
+            .cgroup_path
+            .as_deref()
+            .map(container::identify_cached)
+            .unwrap_or_default();
+        let constant = |text: Option<&'static str>| {
+            FieldValue::Derived(text.map(|t| Derived {
+                raw: t.as_bytes(),
+                form: Form::Plain,
+            }))
+        };
+        self.push(Column::ContainerId, FieldValue::Derived(found.container_id));
+        self.push(Column::Runtime, constant(found.runtime));
+        self.push(Column::PodUid, FieldValue::Derived(found.pod_uid));
+        self.push(Column::PodQos, constant(found.pod_qos));
     }
 
     fn push(&mut self, column: Column, value: FieldValue<'a>) {

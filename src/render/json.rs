@@ -12,13 +12,17 @@
 //! `value`, `aux`; fsmount `fs_fd`, `flags`, `attr_flags`; move_mount
 //! `from_dirfd`, `from_path`, `to_dirfd`, `to_path`, `flags`;
 //! open_tree/fspick `dirfd`, `path`, `flags`; mount_setattr `dirfd`, `path`,
-//! `flags`, `attr` (`{attr_set, attr_clr, propagation, userns_fd}`), `size`.
-//! Then `truncated`: the names of the fields whose captured value was cut
-//! short, and `unreadable`: those whose memory could not be read, each
-//! present only when there is one. Last, for a call with no exit in the
-//! capture only, `"unfinished": true` and `unfinished_reason`; its `ret`,
-//! `error` and `latency_ns` are null. docs/EVENTS.md is the full contract,
-//! docs/event.schema.json its schema.
+//! `flags`, `attr` (`{attr_set, attr_clr, propagation, userns_fd}`), `size`;
+//! fork `child_pid`, `child_tid`, `clone_flags`, `thread`; exit `exit_code`,
+//! `signal`, `core_dumped`, `lifetime_ns`; then, on every event, `proc_id`,
+//! `parent_proc_id` and the container identity from the cgroup path:
+//! `container_id`, `runtime`, `pod_uid`, `pod_qos` (null outside a
+//! container or pod). Then `truncated`: the names of the fields whose
+//! captured value was cut short, and `unreadable`: those whose memory could
+//! not be read, each present only when there is one. Last, for a call with
+//! no exit in the capture only, `"unfinished": true` and
+//! `unfinished_reason`; its `ret`, `error` and `latency_ns` are null.
+//! docs/EVENTS.md is the full contract, docs/event.schema.json its schema.
 //!
 //! Flags, commands and fds are integers. Strings are decoded lossily (U+FFFD
 //! for invalid UTF-8; fsconfig's binary value too); a NULL pointer or an
@@ -202,6 +206,8 @@ fn push_field(out: &mut Vec<u8>, value: FieldValue<'_>) {
             out.push(b'"');
         }
         FieldValue::Maybe(Some(number)) => push_i64(out, number),
+        FieldValue::Derived(None) => out.extend_from_slice(b"null"),
+        FieldValue::Derived(Some(value)) => push_str(out, &value.bytes()),
         FieldValue::Attr(captured) => match captured_attr(captured) {
             None => out.extend_from_slice(b"null"),
             Some(attr) => {
@@ -376,7 +382,7 @@ mod tests {
         map.keys().map(String::as_str).collect()
     }
 
-    const COMMON: [&str; 18] = [
+    const COMMON: [&str; 22] = [
         "event",
         "time",
         "ts_ns",
@@ -395,6 +401,10 @@ mod tests {
         "latency_ns",
         "proc_id",
         "parent_proc_id",
+        "container_id",
+        "runtime",
+        "pod_uid",
+        "pod_qos",
     ];
 
     fn expected_keys(specific: &[&'static str]) -> Vec<&'static str> {
@@ -440,6 +450,10 @@ mod tests {
                 "comm_before": "bash",
                 "proc_id": null,
                 "parent_proc_id": null,
+                "container_id": null,
+                "runtime": null,
+                "pod_uid": null,
+                "pod_qos": null,
             })
         );
         // Key order as documented.
@@ -448,7 +462,7 @@ mod tests {
             "{\"event\":\"exec\",\"time\":\"2026-11-22T03:04:05.123456789Z\",\"ts_ns\":5000000000,\"pid\":4242,"
         ));
         assert!(line.ends_with(
-            "\"latency_ns\":12345,\"filename\":\"/bin/ls\",\"args\":[\"ls\",\"-l\"],\"args_truncated\":false,\"comm_before\":\"bash\",\"proc_id\":null,\"parent_proc_id\":null}\n"
+            "\"latency_ns\":12345,\"filename\":\"/bin/ls\",\"args\":[\"ls\",\"-l\"],\"args_truncated\":false,\"comm_before\":\"bash\",\"proc_id\":null,\"parent_proc_id\":null,\"container_id\":null,\"runtime\":null,\"pod_uid\":null,\"pod_qos\":null}\n"
         ));
     }
 
@@ -459,6 +473,21 @@ mod tests {
         let map = object(&event);
         assert_eq!(map["cgroup_path"], "/kubepods/pod1/c\u{fffd}");
         assert_eq!(map["cgroup_id"], 77);
+    }
+
+    #[test]
+    fn container_fields_come_from_the_cgroup_path() {
+        let mut event = exec(b"/bin/ls", &[b"ls"]);
+        let id = "ab".repeat(32);
+        let path = format!(
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0f1e2d3c_4b5a_6978_8796_a5b4c3d2e1f0.slice/cri-containerd-{id}.scope"
+        );
+        event.cgroup_path = Some(std::sync::Arc::from(path.as_bytes()));
+        let map = object(&event);
+        assert_eq!(map["container_id"], id.as_str());
+        assert_eq!(map["runtime"], "containerd");
+        assert_eq!(map["pod_uid"], "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+        assert_eq!(map["pod_qos"], "Burstable");
     }
 
     #[test]

@@ -44,6 +44,20 @@ pub fn event_classes(text: &str) -> Result<EventClasses, EventClassError> {
     EventClasses::parse_list(text)
 }
 
+/// `--container`: the start of a container id (lowercase hex as runtimes
+/// write it, or a systemd-nspawn machine name).
+pub fn container_prefix(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("an empty container id prefix would match every container".to_string());
+    }
+    if text.contains('/') {
+        return Err(format!(
+            "{text:?} is not a container id (it has a '/'; --cgroup-path takes paths)"
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// Exit status of a usage error, as for every Unix tool.
 pub const USAGE_EXIT: u8 = 2;
 

@@ -1,4 +1,4 @@
-//! Replay-side event filters (--pid, --uid, --comm, --mntns, --cgroup-id, --cgroup-path, --since, --until, --failed-only, --events).
+//! Replay-side event filters (--pid, --uid, --comm, --mntns, --cgroup-id, --cgroup-path, --container, --since, --until, --failed-only, --events).
 //!
 //! [`Filter`] holds every replay-side filter; all of them must match
 //! ([`Filter::matches`]). It also carries bcc execsnoop's filters: `-n`
@@ -32,6 +32,10 @@ pub struct Filter {
     /// `--cgroup-path`: searched in the cgroup v2 path the capture stored for
     /// the event's cgroup id; an event whose path is unknown never matches.
     pub cgroup_path: Option<Regex>,
+    /// `--container`: the start of the container id derived from the
+    /// event's cgroup path ([`crate::container`]); an event in no container
+    /// never matches.
+    pub container: Option<Vec<u8>>,
     /// `--since`: wall-clock ns, inclusive.
     pub since: Option<i64>,
     /// `--until`: wall-clock ns, exclusive.
@@ -87,6 +91,15 @@ impl Filter {
         }
         if let Some(re) = &self.cgroup_path {
             if !ev.cgroup_path.as_deref().is_some_and(|p| re.is_match(p)) {
+                return false;
+            }
+        }
+        if let Some(prefix) = &self.container {
+            let inside = ev
+                .cgroup_path
+                .as_deref()
+                .is_some_and(|p| crate::container::identify(p).id_starts_with(prefix));
+            if !inside {
                 return false;
             }
         }

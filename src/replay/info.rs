@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::stream::{EventStream, Item, LossTotals, OpenError, StreamOptions, Summary, Warning};
 use super::{input_name, open_input, Outcome, ReplayError, ReplayOptions};
-use crate::format::{CaptureHeader, SegmentInfo};
+use crate::format::{CaptureHeader, ContainerInfo, Provenance, RedactionCount, SegmentInfo};
 use crate::render::{self, Format};
 
 /// What `--info` shows of one capture.
@@ -39,6 +39,15 @@ pub struct CaptureInfo {
     pub frames: u64,
     pub bytes: u64,
     pub damage: Vec<String>,
+    /// Rewrites and redaction passes the capture went through (absent when none).
+    #[serde(skip_serializing_if = "Provenance::is_empty")]
+    pub provenance: Provenance,
+    /// Replacements of each redaction pass (its last count in the capture).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redaction_counts: Vec<RedactionCount>,
+    /// Containers the recording host's engine described.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<ContainerInfo>,
 }
 
 fn rfc3339(wall_ns: i64) -> String {
@@ -90,10 +99,69 @@ impl CaptureInfo {
             frames: summary.frames,
             bytes: summary.bytes,
             damage,
+            provenance: header.provenance.clone(),
+            redaction_counts: summary.redaction_counts,
+            containers: summary.containers,
             header,
             segment: summary.segment,
         }
     }
+}
+
+/// The `--info` lines of the capture's provenance: each rewrite and each
+/// redaction pass with its rules and replacement count.
+fn write_provenance(
+    info: &CaptureInfo,
+    safe: &dyn Fn(&str) -> String,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for step in &info.provenance.rewrites {
+        writeln!(
+            out,
+            "rewritten:       {} by {} from {} ({} events kept; filters: {})",
+            rfc3339(step.wall_ns),
+            safe(&step.tool),
+            safe(&step.source),
+            step.events_kept,
+            safe(&list(&step.filters))
+        )?;
+    }
+    for (index, step) in info.provenance.redactions.iter().enumerate() {
+        let count = info
+            .redaction_counts
+            .iter()
+            .find(|c| c.step as usize == index);
+        let replaced = match count {
+            Some(c) => format!("{} replacements in {} strings", c.replacements, c.strings),
+            None => "replacements unknown (the capture was cut short)".to_string(),
+        };
+        writeln!(
+            out,
+            "redacted:        at {} ({}), {}, marker {}",
+            safe(&step.stage),
+            rfc3339(step.wall_ns),
+            replaced,
+            safe(&step.marker)
+        )?;
+        for (rule_index, rule) in step.rules.iter().enumerate() {
+            let hits = count
+                .and_then(|c| c.by_rule.get(rule_index))
+                .map_or(String::new(), |n| format!(" ({n})"));
+            writeln!(out, "  rule:          {}{hits}", safe(rule))?;
+        }
+    }
+    for c in &info.containers {
+        writeln!(
+            out,
+            "container:       {} {} name {} image {} (cgroup {})",
+            safe(&c.engine),
+            safe(&c.id),
+            safe(&c.name),
+            safe(&c.image),
+            c.cgroup_id
+        )?;
+    }
+    Ok(())
 }
 
 fn list(items: &[String]) -> String {
@@ -224,7 +292,7 @@ fn write_info_text(info: &CaptureInfo, out: &mut dyn Write) -> io::Result<()> {
     for damage in &info.damage {
         writeln!(out, "damage:          {}", safe(damage))?;
     }
-    Ok(())
+    write_provenance(info, &safe, out)
 }
 
 /// The segment lines of a file of a set.

@@ -3,7 +3,8 @@
 //! consumer reads captures through), `info` (`--info`), `args` (option values
 //! checked before any input is opened), `diff` (`--diff`, `--expect-file`:
 //! behavioural comparison of runs), `merge` (several captures as one
-//! stream in time order; a rotated set read as one), and here `replay`'s
+//! stream in time order; a rotated set read as one), `rewrite` (`-w`: a
+//! filtered, optionally redacted copy of one capture), and here `replay`'s
 //! job: open the inputs (files or stdin) and the output (`-o FILE` or
 //! stdout), run them through the stream into a renderer, and say on stderr
 //! what was lost, unpaired, cut short or damaged.
@@ -16,6 +17,7 @@ pub mod info;
 pub mod lineage;
 pub mod merge;
 pub mod reassemble;
+pub mod rewrite;
 pub mod stream;
 pub mod tree;
 
@@ -54,6 +56,12 @@ pub struct ReplayOptions {
     /// Table and CSV options (`format`, `classes` and the capture start are
     /// filled in per run).
     pub render: RenderOptions,
+    /// `-w OUT`: write the selected events as a new capture instead
+    /// ([`rewrite`]).
+    pub write: Option<PathBuf>,
+    /// `--redact` rules and `--redact-default`, for `-w`.
+    pub redact: Vec<regex::bytes::Regex>,
+    pub redact_default: bool,
 }
 
 impl Default for ReplayOptions {
@@ -72,6 +80,9 @@ impl Default for ReplayOptions {
             },
             fails: false,
             render: RenderOptions::default(),
+            write: None,
+            redact: Vec::new(),
+            redact_default: false,
         }
     }
 }
@@ -117,6 +128,8 @@ pub enum ReplayError {
     CreateOutput { path: String, source: io::Error },
     #[error("{input}: {reason}")]
     Unsupported { input: String, reason: String },
+    #[error(transparent)]
+    Rewrite(#[from] rewrite::RewriteError),
 }
 
 /// How a replay ended, for the exit status.
@@ -195,6 +208,9 @@ pub fn run(opts: &ReplayOptions) -> Result<Outcome, ReplayError> {
     } else {
         opts.inputs.clone()
     };
+    if let Some(output) = &opts.write {
+        return run_rewrite(opts, &inputs, output);
+    }
     let stdout = io::stdout();
     let sink: Box<dyn Write> = match &opts.output {
         Some(path) => Box::new(create_output(path)?),
@@ -215,6 +231,55 @@ pub fn run(opts: &ReplayOptions) -> Result<Outcome, ReplayError> {
         (Ok(_), Err(err)) => Err(ReplayError::Output(err)),
         (result, _) => result,
     }
+}
+
+/// `-w OUT`: the selected events of the one input as a new capture. The
+/// selection is that of `--format json` (every class, failed calls too,
+/// unless filtered), so that the rewrite replays as the filtered JSON
+/// replay of the input does. One input only: a file of a rotated set is
+/// rewritten alone, as a capture of its own (no segment).
+fn run_rewrite(
+    opts: &ReplayOptions,
+    inputs: &[PathBuf],
+    output: &Path,
+) -> Result<Outcome, ReplayError> {
+    let mut select = opts.select.clone();
+    select.filter.classes = opts.events.unwrap_or(EventClasses::ALL);
+    select.filter.show_failed_exec = true;
+    let input = inputs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("-"));
+    let name = input_name(&input);
+    if inputs.len() > 1 {
+        // A merged replay (a rotated set, or several captures) has no one
+        // header, clock and snapshot to write: replay's binary refuses it
+        // as a usage error first.
+        return Err(ReplayError::Unsupported {
+            input: name,
+            reason: "-w rewrites one capture at a time, not a rotated set or several merged inputs"
+                .to_string(),
+        });
+    }
+    let options = rewrite::RewriteOptions {
+        input,
+        output: output.to_path_buf(),
+        select,
+        redactor: crate::redact::Redactor::new(&opts.redact, opts.redact_default)
+            .then_some_nonempty(),
+    };
+    let summary = rewrite::rewrite(&options, |line| warn(&name, line))?;
+    for line in summary.source.end_warnings(opts.strict) {
+        warn(&name, line);
+    }
+    if opts.strict && summary.source.cut_short() && !summary.source.damaged {
+        return Err(ReplayError::CutShortStrict { input: name });
+    }
+    Ok(if summary.source.damaged {
+        Outcome::Damaged
+    } else {
+        Outcome::Complete
+    })
 }
 
 /// The classes the table shows: --events, or else what the first capture recorded.

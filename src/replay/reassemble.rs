@@ -67,6 +67,9 @@ pub struct IncompleteEvent {
     /// Wall-clock time of the entry (see [`Reassembler::wall_ns`]).
     pub wall_ns: i64,
     pub entry: EnterRecord,
+    /// The source tags of its entry and refetch records, when the caller
+    /// tags records ([`Reassembler::set_source`]); else empty.
+    pub sources: Vec<u64>,
 }
 
 impl IncompleteEvent {
@@ -183,6 +186,10 @@ struct Anchor {
 struct Pending {
     seq: u64,
     entry: Box<EnterRecord>,
+    /// The sources of the records merged into it (entry, refetches), when
+    /// the caller tags records ([`Reassembler::set_source`]); else empty,
+    /// which allocates nothing.
+    sources: Vec<u64>,
 }
 
 /// Multiplicative hasher for the u32 thread and process ids (std's SipHash is
@@ -226,6 +233,10 @@ pub struct Reassembler {
     anchors: Vec<Anchor>,
     incomplete: VecDeque<IncompleteEvent>,
     stats: ReassemblyStats,
+    /// The source tag of the record being pushed ([`Reassembler::set_source`]).
+    source: Option<u64>,
+    /// The sources of the last event made.
+    event_sources: Vec<u64>,
 }
 
 impl Default for Reassembler {
@@ -249,6 +260,36 @@ impl Reassembler {
             anchors: Vec::new(),
             incomplete: VecDeque::new(),
             stats: ReassemblyStats::default(),
+            source: None,
+            event_sources: Vec::new(),
+        }
+    }
+
+    /// Tags the records pushed from now on with `source` (their position in
+    /// the capture, say) until the next call; `None` stops tagging. An event
+    /// made while tagging knows the tags of every record it was made of
+    /// ([`Reassembler::event_sources`]): what a rewrite of the capture keeps.
+    pub fn set_source(&mut self, source: Option<u64>) {
+        self.source = source;
+        self.event_sources.clear();
+    }
+
+    /// The source tags of the records of the event the last push returned
+    /// (entry, refetches and the record that ended it), in push order.
+    /// Empty without tagging.
+    pub fn event_sources(&self) -> &[u64] {
+        &self.event_sources
+    }
+
+    /// Notes the sources of an event being made from `pending` and the
+    /// record being pushed.
+    fn note_sources(&mut self, pending: Option<&mut Pending>) {
+        if let Some(source) = self.source {
+            self.event_sources.clear();
+            if let Some(p) = pending {
+                self.event_sources.append(&mut p.sources);
+            }
+            self.event_sources.push(source);
         }
     }
 
@@ -330,8 +371,9 @@ impl Reassembler {
                 Some(p) if p.entry.syscall.is_exec() => self.remove_pending(caller),
                 _ => self.take_exec_waiter(exec.pid, exec.syscall),
             };
-            if let Some(p) = pending {
+            if let Some(mut p) = pending {
                 self.stats.events += 1;
+                self.note_sources(Some(&mut p));
                 let done = exec_done_exit(&exec, p.entry.syscall);
                 return Some(self.make_event(p.entry, &done));
             }
@@ -342,6 +384,7 @@ impl Reassembler {
         self.observe(exec.ts_ns);
         self.stats.events += 1;
         self.stats.exec_records_alone += 1;
+        self.note_sources(None);
         let done = exec_done_exit(&exec, exec.syscall);
         Some(self.make_event(Box::new(exec), &done))
     }
@@ -374,6 +417,9 @@ impl Reassembler {
         };
         match target.and_then(|t| self.pending.get_mut(&t)) {
             Some(pending) => {
+                if let Some(source) = self.source {
+                    pending.sources.push(source);
+                }
                 let deferred = pending.entry.deferred();
                 merge_refetched(&mut pending.entry.args, refetch.args, pending.entry.flags);
                 if deferred {
@@ -414,6 +460,7 @@ impl Reassembler {
             Pending {
                 seq,
                 entry: Box::new(entry),
+                sources: self.source.map(|s| vec![s]).unwrap_or_default(),
             },
         );
         self.stats.peak_pending = self.stats.peak_pending.max(self.pending.len());
@@ -446,8 +493,9 @@ impl Reassembler {
             }
         }
         match paired {
-            Some(p) => {
+            Some(mut p) => {
                 self.stats.events += 1;
+                self.note_sources(Some(&mut p));
                 Some(self.make_event(p.entry, exit))
             }
             None => {
@@ -590,6 +638,7 @@ impl Reassembler {
                 reason,
                 wall_ns,
                 entry: *p.entry,
+                sources: p.sources,
             });
         }
     }

@@ -29,8 +29,8 @@ use super::reassemble::{Reassembler, ReassemblyConfig, ReassemblyStats};
 use crate::bpf::layout;
 use crate::event::{Event, Syscall, Unfinished};
 use crate::format::{
-    CaptureHeader, CaptureReader, Damage, DamageKind, FormatError, LossCounters, ProcessInfo,
-    Record, SegmentInfo, Trailer,
+    CaptureHeader, CaptureReader, ContainerInfo, Damage, DamageKind, FormatError, LossCounters,
+    ProcessInfo, Record, RedactionCount, SegmentInfo, Trailer,
 };
 
 /// A `--since`/`--until` value, checked when the arguments are parsed and
@@ -45,6 +45,11 @@ impl TimeSpec {
         // whatever the capture's start turns out to be.
         filter::parse_time(text, Some(0))?;
         Ok(TimeSpec(text.to_string()))
+    }
+
+    /// The time as it was given.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     /// Wall-clock ns, for a capture that started at `start_wall_ns`.
@@ -245,6 +250,10 @@ pub struct Summary {
     pub bytes: u64,
     /// Events the filter let through.
     pub events_shown: u64,
+    /// What container engines said of the capture's containers.
+    pub containers: Vec<ContainerInfo>,
+    /// The last replacement count of each redaction pass, by step.
+    pub redaction_counts: Vec<RedactionCount>,
 }
 
 impl Summary {
@@ -356,8 +365,9 @@ pub struct EventStream<R: Read> {
     /// Records were read since the last [`Item::EndOfFrame`].
     in_frame: bool,
     /// Selected events not handed out yet: those the last record completed
-    /// or gave up on (handed out after the tapped record, if any).
-    ready: VecDeque<Event>,
+    /// or gave up on (handed out after the tapped record, if any), each
+    /// with its sources (empty unless [`EventStream::track_sources`]).
+    ready: VecDeque<(Event, Vec<u64>)>,
     /// The reader reached the end and the pending entries were flushed.
     ended: bool,
     /// Another file of the same set follows ([`EventStream::set_continues`]):
@@ -372,6 +382,12 @@ pub struct EventStream<R: Read> {
     /// A later file of a rotated set ([`EventStream::continue_with`]): its
     /// start snapshot repeats processes the lineage already follows.
     continuation: bool,
+    /// [`EventStream::track_sources`] was called.
+    track_sources: bool,
+    /// The kernel-record positions of the last event handed out.
+    sources: Vec<u64>,
+    containers: Vec<ContainerInfo>,
+    redaction_counts: Vec<RedactionCount>,
 }
 
 impl<R: Read> EventStream<R> {
@@ -413,7 +429,26 @@ impl<R: Read> EventStream<R> {
             truncated: false,
             events_shown: 0,
             continuation: false,
+            track_sources: false,
+            sources: Vec::new(),
+            containers: Vec::new(),
+            redaction_counts: Vec::new(),
         })
+    }
+
+    /// From now on, remember which kernel records make up each event:
+    /// [`EventStream::event_sources`]. For a rewrite of the capture; costs
+    /// nothing when not called.
+    pub fn track_sources(&mut self) {
+        self.track_sources = true;
+    }
+
+    /// With [`EventStream::track_sources`], the positions (0-based, among
+    /// the kernel records the reader returned, in file order) of the
+    /// records the event last returned by [`EventStream::next_item`] was
+    /// made of. Not meaningful with [`StreamOptions::raw_records`].
+    pub fn event_sources(&self) -> &[u64] {
+        &self.sources
     }
 
     pub fn header(&self) -> &CaptureHeader {
@@ -460,6 +495,8 @@ impl<R: Read> EventStream<R> {
             frames: old.stats().data_frames,
             bytes: old.offset(),
             events_shown: std::mem::take(&mut self.events_shown),
+            containers: std::mem::take(&mut self.containers),
+            redaction_counts: std::mem::take(&mut self.redaction_counts),
         };
         self.loss = LossTotals::default();
         Ok(summary)
@@ -476,7 +513,10 @@ impl<R: Read> EventStream<R> {
     /// The next event or warning; `None` at the end of the capture.
     pub fn next_item(&mut self) -> Option<Item> {
         loop {
-            if let Some(event) = self.ready.pop_front() {
+            if let Some((event, sources)) = self.ready.pop_front() {
+                if self.track_sources {
+                    self.sources = sources;
+                }
                 return Some(Item::Event(event));
             }
             if self.in_frame && self.reader.needs_input() {
@@ -510,6 +550,10 @@ impl<R: Read> EventStream<R> {
             match record {
                 Record::Kernel(raw) => {
                     self.records.count(raw);
+                    let position = self.records.records - 1;
+                    if self.track_sources {
+                        self.pairing.set_source(Some(position));
+                    }
                     let decoded = decode::decode(raw, self.layout_version);
                     let tapped = match &decoded {
                         Ok(record) if self.raw_records => Some(record.clone()),
@@ -543,20 +587,31 @@ impl<R: Read> EventStream<R> {
                             None
                         }
                     };
+                    let sources = if self.track_sources && event.is_some() {
+                        match self.pairing.event_sources() {
+                            [] => vec![position],
+                            sources => sources.to_vec(),
+                        }
+                    } else {
+                        Vec::new()
+                    };
                     // Entries this record showed to have lost their exit
                     // come first: they began before the event it completes.
                     self.take_unfinished();
                     let shown = event.and_then(|e| self.select(e));
                     if let Some(record) = tapped {
-                        self.ready.extend(shown);
+                        self.ready.extend(shown.map(|e| (e, sources)));
                         return Some(Item::Record(record));
                     }
                     if let Some(event) = shown {
                         if self.ready.is_empty() {
                             // The common case: straight out, no queueing.
+                            if self.track_sources {
+                                self.sources = sources;
+                            }
                             return Some(Item::Event(event));
                         }
-                        self.ready.push_back(event);
+                        self.ready.push_back((event, sources));
                     }
                 }
                 Record::ClockAnchor(anchor) => self
@@ -576,15 +631,29 @@ impl<R: Read> EventStream<R> {
                 Record::CgroupPath(c) => {
                     self.cgroup_paths.insert(c.id, Arc::from(c.path));
                 }
+                Record::Context(raw) => add_context(&mut self.lineage, self.layout_version, raw),
+                Record::Container(info) => self.containers.push(info),
+                Record::RedactionCount(count) => {
+                    match self
+                        .redaction_counts
+                        .iter_mut()
+                        .find(|c| c.step == count.step)
+                    {
+                        Some(slot) => *slot = count,
+                        None => self.redaction_counts.push(count),
+                    }
+                }
             }
         }
     }
 
-    /// Queues the entries the pairing gave up on, as unfinished events.
+    /// Queues the entries the pairing gave up on, as unfinished events
+    /// (with the sources of their entry and refetch records).
     fn take_unfinished(&mut self) {
-        while let Some(incomplete) = self.pairing.pop_incomplete() {
+        while let Some(mut incomplete) = self.pairing.pop_incomplete() {
+            let sources = std::mem::take(&mut incomplete.sources);
             if let Some(event) = self.select(incomplete.into_event()) {
-                self.ready.push_back(event);
+                self.ready.push_back((event, sources));
             }
         }
     }
@@ -630,7 +699,24 @@ impl<R: Read> EventStream<R> {
             frames: self.reader.stats().data_frames,
             bytes: self.reader.offset(),
             events_shown: self.events_shown,
+            containers: self.containers,
+            redaction_counts: self.redaction_counts,
         }
+    }
+}
+
+/// A record kept for context (a rewrite's fork and exit records of
+/// processes it kept events of): it tells the lineage who is who and is no
+/// event. One that does not decode is of no use and is ignored.
+fn add_context(lineage: &mut Lineage, layout_version: u32, raw: &[u8]) {
+    match decode::decode(raw, layout_version) {
+        Ok(RawRecord::Fork(fork)) => {
+            lineage.fork_event(&fork, 0);
+        }
+        Ok(RawRecord::ProcExit(exit)) => {
+            lineage.exit_event(&exit, 0);
+        }
+        _ => {}
     }
 }
 
@@ -738,6 +824,28 @@ mod tests {
             ),
             (1, 2)
         );
+    }
+
+    /// With source tracking (a rewrite's first pass), each event, queued or
+    /// not, knows the positions of its records: an unfinished call its
+    /// entry's, a finished one its entry's and exit's.
+    #[test]
+    fn every_event_knows_its_records_unfinished_ones_too() {
+        let bytes = capture(&[
+            sample_enter(Syscall::Mount, 10, 5, 5).build(),
+            sample_enter(Syscall::Umount, 20, 7, 7).build(),
+            sample_enter(Syscall::Mount, 40, 5, 5).build(),
+            exit(Syscall::Mount, 50, 5, 5, 0, "m"),
+        ]);
+        let mut stream = EventStream::open(&bytes[..], &StreamOptions::default()).expect("open");
+        stream.track_sources();
+        let mut got = Vec::new();
+        while let Some(item) = stream.next_item() {
+            if let Item::Event(e) = item {
+                got.push((e.ts_ns, stream.event_sources().to_vec()));
+            }
+        }
+        assert_eq!(got, [(10, vec![0]), (40, vec![2, 3]), (20, vec![1])]);
     }
 
     /// docs/EVENTS.md, Warnings, item 4: the counts by reason, nonzero only.

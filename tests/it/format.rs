@@ -7,9 +7,9 @@ use std::io::{self, Read, Write};
 
 use proptest::prelude::*;
 use snoopcap::format::{
-    CaptureHeader, CaptureReader, CaptureWriter, CgroupPath, ClockAnchor, DamageKind, FormatError,
-    FrameHeader, KindCount, LossCounters, ProcessInfo, Record, Trailer, WriterOptions,
-    FORMAT_VERSION, FRAME_HEADER_LEN,
+    CaptureHeader, CaptureReader, CaptureWriter, CgroupPath, ClockAnchor, ContainerInfo,
+    DamageKind, FormatError, FrameHeader, KindCount, LossCounters, ProcessInfo, Record,
+    RedactionCount, Trailer, WriterOptions, FORMAT_VERSION, FRAME_HEADER_LEN,
 };
 
 /// An owned copy of a [`Record`], for comparing sequences.
@@ -20,6 +20,9 @@ enum Rec {
     Loss(LossCounters),
     Cgroup(CgroupPath),
     Process(ProcessInfo),
+    Context(Vec<u8>),
+    Container(ContainerInfo),
+    Redaction(RedactionCount),
 }
 
 impl Rec {
@@ -30,6 +33,9 @@ impl Rec {
             Record::LossCounters(l) => Rec::Loss(l),
             Record::CgroupPath(c) => Rec::Cgroup(c),
             Record::Process(p) => Rec::Process(p),
+            Record::Context(b) => Rec::Context(b.to_vec()),
+            Record::Container(c) => Rec::Container(c),
+            Record::RedactionCount(r) => Rec::Redaction(r),
         }
     }
 
@@ -40,6 +46,9 @@ impl Rec {
             Rec::Loss(l) => w.push_loss_counters(l),
             Rec::Cgroup(c) => w.push_cgroup_path(c),
             Rec::Process(p) => w.push_process(p),
+            Rec::Context(b) => w.push_context_record(b),
+            Rec::Container(c) => w.push_container(c),
+            Rec::Redaction(r) => w.push_redaction_count(r),
         }
         .expect("push");
     }
@@ -150,6 +159,7 @@ fn sample_header() -> CaptureHeader {
         max_args: 20,
         arg_size: 256,
         byte_order: "little".into(),
+        provenance: Default::default(),
     }
 }
 
@@ -348,6 +358,7 @@ fn header() -> impl Strategy<Value = CaptureHeader> {
             max_args: c.5,
             arg_size: c.6,
             byte_order: c.7,
+            provenance: Default::default(),
         })
 }
 
@@ -358,6 +369,14 @@ fn record() -> impl Strategy<Value = Rec> {
         1 => loss().prop_map(Rec::Loss),
         1 => (any::<u64>(), prop::collection::vec(any::<u8>(), 0..40))
             .prop_map(|(id, path)| Rec::Cgroup(CgroupPath { id, path })),
+        1 => prop::collection::vec(any::<u8>(), 8..60).prop_map(Rec::Context),
+        1 => (any::<u64>(), text(), text()).prop_map(|(cgroup_id, id, name)| Rec::Container(ContainerInfo {
+            cgroup_id, id, engine: "docker".into(), name, image: "img:1".into(), image_id: String::new(),
+        })),
+        1 => (any::<u32>(), any::<u64>(), prop::collection::vec(any::<u64>(), 0..4))
+            .prop_map(|(step, replacements, by_rule)| Rec::Redaction(RedactionCount {
+                step, replacements, by_rule, strings: 1,
+            })),
     ]
 }
 
@@ -1160,6 +1179,7 @@ fn golden_header() -> CaptureHeader {
         max_args: 20,
         arg_size: 256,
         byte_order: "little".into(),
+        provenance: Default::default(),
     }
 }
 

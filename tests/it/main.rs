@@ -20,6 +20,9 @@ mod perfetto;
 #[cfg(feature = "record")]
 mod record_e2e;
 mod reliability;
+#[cfg(feature = "record")]
+mod rewrite;
+mod rewrite_offline;
 mod schema;
 mod spec_examples;
 mod usage;

@@ -47,6 +47,14 @@ fn replay_usage_errors_exit_2_with_one_line_before_opening_input() {
         (&["--max-args", "many"], "--max-args"),
         (&["--pid", "-4"], "'-4'"),
         (&["--no-such-option"], "--no-such-option"),
+        (&["--container", ""], "--container"),
+        (&["--container", "/docker/x"], "--container"),
+        (&["-w", "/tmp/out.snoop", "--redact", "("], "--redact"),
+        (&["-w", "/tmp/out.snoop", "--redact", "x*"], "empty string"),
+        (&["--redact", "secret"], "--write"),
+        (&["--redact-default"], "--write"),
+        (&["-w", "/tmp/out.snoop", "--info"], "--info"),
+        (&["-w", "/tmp/out.snoop", missing], "one input"),
     ];
     for (args, needle) in cases {
         let mut all = args.to_vec();
@@ -78,6 +86,8 @@ fn record_usage_errors_exit_2_with_one_line_before_loading() {
         (&["--max-args", "0"], "--max-args"),
         (&["--arg-size", "99999"], "--arg-size"),
         (&["--uid", "root"], "--uid"),
+        (&["--redact", "("], "--redact"),
+        (&["--redact", ""], "--redact"),
     ];
     let path = tempfile::tempdir().expect("tempdir");
     let out = path.path().join("cap.snoop");

@@ -224,7 +224,10 @@ impl Writer {
             FieldValue::Args(args) => buffer.push_list(args.iter().map(captured_text)),
             FieldValue::Comm(comm) => buffer.push_text(Some(comm_bytes(comm))),
             FieldValue::Attr(captured) => buffer.push_attr(captured_attr(captured)),
-            FieldValue::Identity(None) | FieldValue::Maybe(None) => buffer.push_null(),
+            FieldValue::Identity(None) | FieldValue::Maybe(None) | FieldValue::Derived(None) => {
+                buffer.push_null()
+            }
+            FieldValue::Derived(Some(value)) => buffer.push_text(Some(&value.bytes())),
             FieldValue::Identity(Some((pid, start))) => {
                 let mut text = Vec::with_capacity(24);
                 push_identity(&mut text, pid, start);

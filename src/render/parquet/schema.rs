@@ -81,7 +81,7 @@ pub const COMMON: [Spec; 16] = [
 
 /// The syscall-specific fields ([`crate::render::fields::SyscallFields`]),
 /// each null for the event kinds that do not have it, in [`Column`] order.
-pub const SYSCALL: [(Column, Kind); 37] = [
+pub const SYSCALL: [(Column, Kind); 41] = [
     (Column::Filename, Kind::Text),
     (Column::Args, Kind::TextListNullable),
     (Column::ArgsTruncated, Kind::Bool),
@@ -122,6 +122,11 @@ pub const SYSCALL: [(Column, Kind); 37] = [
     (Column::Signal, Kind::I32),
     (Column::CoreDumped, Kind::Bool),
     (Column::LifetimeNs, Kind::I64),
+    // The container identity derived from the cgroup path (null outside one).
+    (Column::ContainerId, Kind::Text),
+    (Column::Runtime, Kind::Text),
+    (Column::PodUid, Kind::Text),
+    (Column::PodQos, Kind::Text),
 ];
 
 /// JSON's `truncated` and `unreadable` (absent in JSON, null here, when empty).

@@ -1243,7 +1243,9 @@ impl Annotations<'_> {
             FieldValue::Unsigned(n) => self.uint(column, n),
             FieldValue::Bool(flag) => self.boolean(column, flag),
             FieldValue::Maybe(Some(n)) => self.int(column, n),
-            FieldValue::Maybe(None) | FieldValue::Identity(None) => {}
+            FieldValue::Maybe(None) | FieldValue::Identity(None) | FieldValue::Derived(None) => {}
+            // The same few values on event after event: interned.
+            FieldValue::Derived(Some(value)) => self.interned(column as usize, &value.bytes()),
             FieldValue::Comm(comm) => {
                 let iid = self.interner.comm(Comm::from_bytes(comm_bytes(comm)));
                 self.interned_iid(column as usize, iid);
