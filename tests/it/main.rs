@@ -10,6 +10,8 @@ mod common;
 #[cfg(feature = "record")]
 mod containers;
 mod diff;
+#[cfg(feature = "record")]
+mod docker;
 mod format;
 mod golden;
 #[cfg(feature = "record")]
