@@ -183,23 +183,10 @@ fn parse_size64(text: &str) -> Result<u64, String> {
     }
 }
 
-/// A byte count with an optional K, M or G suffix.
+/// A byte count with an optional K, M or G suffix, up to u32.
 fn parse_size(text: &str) -> Result<u32, String> {
-    let text = text.trim();
-    let (digits, multiplier) = match text.chars().last() {
-        Some('k' | 'K') => (&text[..text.len() - 1], 1u64 << 10),
-        Some('m' | 'M') => (&text[..text.len() - 1], 1u64 << 20),
-        Some('g' | 'G') => (&text[..text.len() - 1], 1u64 << 30),
-        _ => (text, 1),
-    };
-    let value: u64 = digits.parse().map_err(|_| {
-        format!("invalid size {text:?} (a number of bytes, K, M or G suffix allowed)")
-    })?;
-    value
-        .checked_mul(multiplier)
-        .filter(|&b| b <= u64::from(u32::MAX))
-        .map(|b| b as u32)
-        .ok_or_else(|| format!("size {text:?} is too large"))
+    let bytes = parse_size64(text)?;
+    u32::try_from(bytes).map_err(|_| format!("size {:?} is too large", text.trim()))
 }
 
 /// A positive number of seconds, fractions allowed.
