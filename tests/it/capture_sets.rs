@@ -41,22 +41,8 @@ fn slowcall() -> &'static Path {
 fn in_cgroup<'c>(cmd: &'c mut Command, cgroup: &TempCgroup) -> &'c mut Command {
     let procs = CString::new(cgroup.path.join("cgroup.procs").as_os_str().as_bytes())
         .expect("no NUL in a path");
-    // SAFETY: only async-signal-safe calls (open, write, close) between
-    // fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let n = libc::write(fd, b"0".as_ptr().cast(), 1);
-            libc::close(fd);
-            if n != 1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    }
+    // SAFETY: join_cgroup makes only async-signal-safe calls.
+    unsafe { cmd.pre_exec(move || common::join_cgroup(&procs)) }
 }
 
 /// `hostile storm N` in `cgroup` (N = 0: until killed).
@@ -112,13 +98,7 @@ fn json_events(files: &[PathBuf]) -> (Vec<Value>, String) {
     let mut args = vec!["--format".to_string(), "json".to_string()];
     args.extend(files.iter().map(|f| f.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, out, err) = replay(&args);
-    assert_eq!(code, 0, "replay {files:?}: {err}");
-    let events = out
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
-    (events, err)
+    common::replay_json(&args)
 }
 
 /// Successful exec events whose parent is `ppid` (one storm's children).

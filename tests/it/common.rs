@@ -303,6 +303,23 @@ pub fn replay(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `replay ARGS...`, which must exit 0: its stdout as JSON Lines, and its
+/// stderr.
+pub fn replay_json(args: &[&str]) -> (Vec<serde_json::Value>, String) {
+    let (code, stdout, stderr) = replay(args);
+    assert_eq!(code, 0, "replay {args:?}: {stderr}");
+    let events = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    (events, stderr)
+}
+
+/// The events of `replay ARGS...`, which must exit 0, as JSON values.
+pub fn json_lines(args: &[&str]) -> Vec<serde_json::Value> {
+    replay_json(args).0
+}
+
 /// Lines of a file, for golden comparisons.
 pub fn lines_of(path: &Path) -> Vec<String> {
     BufReader::new(File::open(path).expect("open"))
@@ -321,6 +338,26 @@ pub fn cgroup2_root() -> PathBuf {
             (fields.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(fields[1]))
         })
         .expect("cgroup v2 is mounted (a cgroup2 line in /proc/mounts)")
+}
+
+/// Moves the calling process into the cgroup whose `cgroup.procs` file is
+/// `procs` (writing 0 there moves the writer). Only open, write and close,
+/// all async-signal-safe, so it may run in `pre_exec` between fork and exec.
+pub fn join_cgroup(procs: &std::ffi::CStr) -> std::io::Result<()> {
+    // SAFETY: a valid NUL-terminated path and a one-byte buffer.
+    unsafe {
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        if n != 1 {
+            return Err(err);
+        }
+    }
+    Ok(())
 }
 
 /// A cgroup v2 directory of our own, removed on drop.

@@ -255,12 +255,7 @@ fn place_command(command: &mut Command, place: Place<'_>) {
     unsafe {
         command.pre_exec(move || {
             if let Some(procs) = &procs {
-                // Writing 0 to cgroup.procs moves the writer itself.
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                libc::close(fd);
+                crate::common::join_cgroup(procs)?;
             }
             if let Some(fd) = ns_fd {
                 if libc::setns(fd, libc::CLONE_NEWNS) != 0 {
@@ -302,12 +297,7 @@ impl Drop for Reaped {
 fn json_events(capture: &Path, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["--format", "json", capture.to_str().expect("UTF-8 path")];
     all.extend_from_slice(args);
-    let (code, stdout, stderr) = replay(&all);
-    assert_eq!(code, 0, "replay {args:?} failed: {stderr}");
-    stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect()
+    crate::common::json_lines(&all)
 }
 
 /// The marker of a `/bin/true MARKER` exec event of this test run.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{bpf_lock, replay, require_root, Recording};
+use crate::common::{bpf_lock, json_lines, replay, require_root, Recording};
 
 const DOCKERD: &str = "/usr/sbin/dockerd";
 const BUSYBOX: &str = "/bin/busybox";
@@ -146,12 +146,6 @@ impl Drop for Engine {
     }
 }
 
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
-}
-
 #[test]
 fn a_real_docker_container_is_identified_and_named() {
     let test = "a_real_docker_container_is_identified_and_named";
@@ -210,9 +204,7 @@ fn a_real_docker_container_is_identified_and_named() {
 
     // Every event of the container's processes names it.
     let capture_arg = capture.to_str().expect("utf-8");
-    let (code, out, err) = replay(&["--format", "json", capture_arg]);
-    assert_eq!(code, 0, "{err}");
-    let events = json_lines(&out);
+    let events = json_lines(&["--format", "json", capture_arg]);
     let cgroup = format!("/docker/{id}");
     let mine: Vec<&Value> = events
         .iter()
@@ -235,9 +227,7 @@ fn a_real_docker_container_is_identified_and_named() {
     }
 
     // --container with a 12-character prefix, as `docker ps` shows it.
-    let (code, out, err) = replay(&["--format", "json", "--container", &id[..12], capture_arg]);
-    assert_eq!(code, 0, "{err}");
-    let selected = json_lines(&out);
+    let selected = json_lines(&["--format", "json", "--container", &id[..12], capture_arg]);
     assert_eq!(selected.len(), mine.len(), "--container selects its events");
     assert!(selected.iter().all(|e| e["container_id"] == id));
 

@@ -169,22 +169,8 @@ impl Cgroup {
     /// Makes `cmd` join the cgroup before it execs.
     fn enter<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
         let procs = self.procs.clone();
-        // SAFETY: only async-signal-safe calls (open, write, close) between
-        // fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let n = libc::write(fd, b"0".as_ptr().cast(), 1);
-                libc::close(fd);
-                if n != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            })
-        }
+        // SAFETY: join_cgroup makes only async-signal-safe calls.
+        unsafe { cmd.pre_exec(move || common::join_cgroup(&procs)) }
     }
 }
 

@@ -20,7 +20,7 @@ use serde_json::Value;
 use snoopcap::format::{CaptureReader, FrameHeader, FRAME_HEADER_LEN};
 
 use crate::common::{
-    bpf_lock, cgroup2_root, read_capture, replay, require_root, workload, Recording,
+    bpf_lock, cgroup2_root, json_lines, read_capture, replay, require_root, workload, Recording,
 };
 
 /// The header body and every frame's payload, decompressed: all the bytes a
@@ -82,15 +82,6 @@ fn assert_clean(path: &Path) {
     let replayed = read_capture(path);
     assert_eq!(replayed.stats.orphan_exits, 0);
     assert_eq!(replayed.stats.incomplete_entries, 0);
-}
-
-fn json_lines(args: &[&str]) -> Vec<Value> {
-    let (code, stdout, stderr) = replay(args);
-    assert_eq!(code, 0, "replay {args:?}: {stderr}");
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect()
 }
 
 /// A cgroup directory tree of our own under the cgroup2 mount, removed

@@ -12,16 +12,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{replay, REPLAY};
-
-fn json_lines(args: &[&str]) -> Vec<Value> {
-    let (code, stdout, stderr) = replay(args);
-    assert_eq!(code, 0, "replay {args:?}: {stderr}");
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect()
-}
+use crate::common::{json_lines, replay, REPLAY};
 
 #[test]
 fn rewrite_refuses_its_input_and_reads_stdin() {

@@ -22,7 +22,7 @@ use std::rc::Rc;
 use regex::Regex;
 
 use super::normalize::Normalizer;
-use crate::event::{EventClass, EventClasses};
+use crate::event::{EventClass, EventClasses, Syscall};
 
 /// How deep a process may sit under its root and still be compared (the
 /// JSON expectation nests two levels per process and JSON readers stop
@@ -65,19 +65,6 @@ pub enum LineKind {
     Exit,
 }
 
-/// The mount-family call names that begin a call line.
-const MOUNT_CALLS: [&str; 9] = [
-    "mount",
-    "umount",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "move_mount",
-    "open_tree",
-    "mount_setattr",
-    "fspick",
-];
-
 impl LineKind {
     /// The kind of a line, from its first word (`proc`, `exit`, `exec`, or
     /// a mount-family call's name before its `(`); `None` for anything else.
@@ -89,12 +76,19 @@ impl LineKind {
             "proc" => Some(LineKind::Proc),
             "exit" => Some(LineKind::Exit),
             "exec" => Some(LineKind::Call(EventClass::Exec)),
-            word if MOUNT_CALLS.contains(&word) && line[word_end..].starts_with('(') => {
+            word if is_mount_call(word) && line[word_end..].starts_with('(') => {
                 Some(LineKind::Call(EventClass::Mount))
             }
             _ => None,
         }
     }
+}
+
+/// Whether `word` is a mount-family call's name, as a call line begins.
+fn is_mount_call(word: &str) -> bool {
+    Syscall::ALL
+        .iter()
+        .any(|s| s.class() == EventClass::Mount && s.event_name() == word)
 }
 
 /// A line's keyword (its first word and the space or `(` after it) and the rest.
