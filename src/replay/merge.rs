@@ -18,18 +18,17 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use super::stream::{EventStream, Item, StreamOptions, Summary, Warning};
+use super::stream::{Advanced, EventStream, Item, StreamOptions, Summary, Warning};
 use super::{input_name, open_input, open_stream, ReplayError};
 use crate::event::Event;
 use crate::format::{CaptureHeader, CaptureReader, ProcessInfo, SegmentInfo};
 
 /// One step of a merged replay. `source` is the chain's index in the
 /// plan: the steps of one chain share it, whatever file of the chain they
-/// come from.
-// Nearly every step is an event: boxing it would allocate once per event.
-#[allow(clippy::large_enum_variant)]
+/// come from. Events are lent: they stay where their stream (or, merging,
+/// the chain's head) keeps them.
 #[derive(Debug)]
-pub enum Step {
+pub enum Step<'a> {
     /// A chain begins a capture file (its first, or the next of its rotated
     /// set): what follows from `source` comes from it, until the next.
     Input {
@@ -37,7 +36,7 @@ pub enum Step {
         path: PathBuf,
         header: Box<CaptureHeader>,
     },
-    Event(usize, Event),
+    Event(usize, &'a Event),
     /// A process of the capture's start snapshot.
     Process(usize, ProcessInfo),
     /// A warning about the input named.
@@ -117,11 +116,10 @@ struct Chain {
     announce: bool,
 }
 
-/// What a chain's next step is.
-#[allow(clippy::large_enum_variant)]
+/// What a chain's next step is; an event stays in the chain's stream.
 enum ChainStep {
     Input(PathBuf, Box<CaptureHeader>),
-    Item(Item),
+    Item(Advanced),
     Ended(String, Box<Summary>),
     Done,
 }
@@ -151,7 +149,7 @@ impl Chain {
                 Box::new(stream.header().clone()),
             ));
         }
-        if let Some(item) = stream.next_item() {
+        if let Some(item) = stream.advance() {
             return Ok(ChainStep::Item(item));
         }
         if let Some(next) = self.rest.pop_front() {
@@ -183,10 +181,13 @@ pub struct Merged {
     chains: Vec<Chain>,
     /// Each chain's next event, by index.
     heads: Vec<Option<Event>>,
+    /// The chain whose head was lent last: it is read up to its next
+    /// event before the next step.
+    refill_due: Option<usize>,
     /// (wall time, chain) of every head.
     heap: BinaryHeap<Reverse<(i64, usize)>>,
     /// Warnings and file ends met while looking for heads, in order.
-    queue: VecDeque<Step>,
+    queue: VecDeque<Queued>,
     primed: bool,
     first_header: CaptureHeader,
 }
@@ -210,6 +211,7 @@ impl Merged {
             .unwrap_or_default();
         Ok(Merged {
             heads: vec![None; opened.len()],
+            refill_due: None,
             chains: opened,
             heap: BinaryHeap::new(),
             queue: VecDeque::new(),
@@ -225,7 +227,7 @@ impl Merged {
     }
 
     /// The next step; `None` once every input is used up.
-    pub fn next_step(&mut self) -> Result<Option<Step>, ReplayError> {
+    pub fn next_step(&mut self) -> Result<Option<Step<'_>>, ReplayError> {
         if self.chains.len() == 1 {
             return self.next_single();
         }
@@ -235,33 +237,41 @@ impl Merged {
                 self.refill(i)?;
             }
         }
+        if let Some(i) = self.refill_due.take() {
+            self.refill(i)?;
+        }
         if let Some(step) = self.queue.pop_front() {
-            return Ok(Some(step));
+            return Ok(Some(step.into_step()));
         }
         let Some(Reverse((_, i))) = self.heap.pop() else {
             return Ok(None);
         };
-        let event = self.heads.get_mut(i).and_then(Option::take);
-        self.refill(i)?;
-        Ok(event.map(|e| Step::Event(i, e)))
+        self.refill_due = Some(i);
+        Ok(self
+            .heads
+            .get(i)
+            .and_then(Option::as_ref)
+            .map(|e| Step::Event(i, e)))
     }
 
     /// One input: its steps as they come (no reordering, frame ends kept).
-    fn next_single(&mut self) -> Result<Option<Step>, ReplayError> {
+    fn next_single(&mut self) -> Result<Option<Step<'_>>, ReplayError> {
         let Some(chain) = self.chains.first_mut() else {
             return Ok(None);
         };
         loop {
             let step = match chain.step()? {
-                ChainStep::Item(Item::EndOfFrame) => Step::EndOfFrame,
-                ChainStep::Item(Item::Record(_)) => continue,
+                ChainStep::Item(Advanced::Event) => {
+                    let event = chain.stream.as_ref().and_then(|s| s.lent());
+                    return Ok(event.map(|e| Step::Event(0, e)));
+                }
                 ChainStep::Done => return Ok(None),
                 other => match chain_step(0, &chain.name, other) {
                     Some(step) => step,
                     None => continue,
                 },
             };
-            return Ok(Some(step));
+            return Ok(Some(step.into_step()));
         }
     }
 
@@ -272,7 +282,10 @@ impl Merged {
         };
         loop {
             match chain.step()? {
-                ChainStep::Item(Item::Event(e)) => {
+                ChainStep::Item(Advanced::Event) => {
+                    let Some(e) = chain.stream.as_mut().and_then(|s| s.take_lent()) else {
+                        continue;
+                    };
                     self.heap.push(Reverse((e.wall_ns, i)));
                     if let Some(slot) = self.heads.get_mut(i) {
                         *slot = Some(e);
@@ -281,8 +294,10 @@ impl Merged {
                 }
                 ChainStep::Done => return Ok(()),
                 other => {
-                    if let Some(step) = chain_step(i, &chain.name, other) {
-                        self.queue.push_back(step);
+                    // Frame ends are a single input's: merged, nothing is live.
+                    match chain_step(i, &chain.name, other) {
+                        Some(Queued::EndOfFrame) | None => {}
+                        Some(step) => self.queue.push_back(step),
                     }
                 }
             }
@@ -290,19 +305,58 @@ impl Merged {
     }
 }
 
-/// A chain's step as a step of the merge (`None`: nothing to pass on).
-fn chain_step(source: usize, name: &str, step: ChainStep) -> Option<Step> {
+/// A step of the merge that is not an event: queued while chains are read
+/// up to their next event.
+#[derive(Debug)]
+enum Queued {
+    Input {
+        source: usize,
+        path: PathBuf,
+        header: Box<CaptureHeader>,
+    },
+    Process(usize, ProcessInfo),
+    Warning(usize, String, Warning),
+    FileEnded(usize, String, Box<Summary>),
+    EndOfFrame,
+}
+
+impl Queued {
+    fn into_step<'a>(self) -> Step<'a> {
+        match self {
+            Queued::Input {
+                source,
+                path,
+                header,
+            } => Step::Input {
+                source,
+                path,
+                header,
+            },
+            Queued::Process(source, info) => Step::Process(source, info),
+            Queued::Warning(source, name, warning) => Step::Warning(source, name, warning),
+            Queued::FileEnded(source, name, summary) => Step::FileEnded(source, name, summary),
+            Queued::EndOfFrame => Step::EndOfFrame,
+        }
+    }
+}
+
+/// A chain's step, other than an event, as a step of the merge (`None`:
+/// nothing to pass on).
+fn chain_step(source: usize, name: &str, step: ChainStep) -> Option<Queued> {
     match step {
-        ChainStep::Input(path, header) => Some(Step::Input {
+        ChainStep::Input(path, header) => Some(Queued::Input {
             source,
             path,
             header,
         }),
-        ChainStep::Item(Item::Event(e)) => Some(Step::Event(source, e)),
-        ChainStep::Item(Item::Process(info)) => Some(Step::Process(source, info)),
-        ChainStep::Item(Item::Warning(w)) => Some(Step::Warning(source, name.to_string(), w)),
-        ChainStep::Item(Item::Record(_) | Item::EndOfFrame) | ChainStep::Done => None,
-        ChainStep::Ended(name, summary) => Some(Step::FileEnded(source, name, summary)),
+        ChainStep::Item(Advanced::Item(item)) => match *item {
+            Item::Process(info) => Some(Queued::Process(source, info)),
+            Item::Warning(w) => Some(Queued::Warning(source, name.to_string(), w)),
+            Item::EndOfFrame => Some(Queued::EndOfFrame),
+            Item::Event(_) | Item::Record(_) => None,
+        },
+        ChainStep::Item(Advanced::Event) | ChainStep::Done => None,
+        ChainStep::Ended(name, summary) => Some(Queued::FileEnded(source, name, summary)),
     }
 }
 

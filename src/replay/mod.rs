@@ -31,7 +31,9 @@ use crate::format::CaptureHeader;
 use crate::render::{self, CaptureIdentity, Format, RenderOptions, Renderer};
 
 pub use filter::Filter;
-pub use stream::{EventStream, Item, LossTotals, StreamOptions, Summary, TimeSpec, Warning};
+pub use stream::{
+    EventStream, Item, ItemRef, LossTotals, StreamOptions, Summary, TimeSpec, Warning,
+};
 
 /// Everything replay was asked to do, every value already checked (see
 /// [`args`]): building one of these is where usage errors are found.
@@ -464,7 +466,7 @@ fn render_inputs(
             }
             merge::Step::Event(source, event) => {
                 sources.select(source, renderer.as_mut());
-                renderer.event(&event, out).map_err(ReplayError::Output)?
+                renderer.event(event, out).map_err(ReplayError::Output)?
             }
             merge::Step::Process(source, info) => {
                 sources.select(source, renderer.as_mut());

@@ -137,6 +137,24 @@ pub enum Item {
     EndOfFrame,
 }
 
+/// One step of the stream with its event lent ([`EventStream::next_ref`]).
+#[derive(Debug)]
+pub enum ItemRef<'a> {
+    Event(&'a Event),
+    /// Anything but an event.
+    Item(Item),
+}
+
+/// What [`EventStream::advance`] made ready.
+#[derive(Debug)]
+pub(crate) enum Advanced {
+    /// An event, kept in the stream ([`EventStream::lent`]).
+    Event,
+    /// Anything but an event (boxed: these are rare, and an item the
+    /// size of an event would be copied whole at every step).
+    Item(Box<Item>),
+}
+
 /// Per-reason kernel loss totals of a capture.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct LossTotals {
@@ -193,31 +211,61 @@ pub struct RecordCounts {
     pub process: BTreeMap<String, u64>,
 }
 
-impl RecordCounts {
+/// [`RecordCounts`] as the stream tallies them: plain counters by record
+/// kind and syscall number, named once when the summary is made (a map
+/// keyed by name per record cost more than the rest of the bookkeeping).
+#[derive(Debug, Clone, Default)]
+struct RecordTally {
+    records: u64,
+    /// By [`TallyKind`], then by raw syscall number (0: unknown).
+    by_kind: [[u64; SYSCALL_SLOTS]; TALLY_KINDS],
+}
+
+/// Raw syscall numbers 1..=13, and 0 for a number this build does not know.
+const SYSCALL_SLOTS: usize = Syscall::ALL.len() + 1;
+/// Entries, exits, refetches, process records.
+const TALLY_KINDS: usize = 4;
+
+impl RecordTally {
     fn count(&mut self, raw: &[u8]) {
         self.records += 1;
         // sc_record_header: kind at byte 20, syscall at byte 21.
-        let kind = raw.get(20).copied().map(u64::from);
-        let name = raw
-            .get(21)
-            .copied()
-            .and_then(Syscall::from_raw)
-            .map_or("unknown", |s| s.event_name());
-        // A record of an unknown kind (undecodable) counts in `records` only.
-        let table = match kind {
-            Some(layout::SC_REC_ENTER) => &mut self.entries,
-            Some(layout::SC_REC_EXIT) => &mut self.exits,
-            Some(layout::SC_REC_FORK | layout::SC_REC_PROC_EXIT | layout::SC_REC_EXEC) => {
-                &mut self.process
-            }
-            Some(layout::SC_REC_REFETCH) => &mut self.refetches,
+        let Some(&kind) = raw.get(20) else {
+            return;
+        };
+        let kind = match u64::from(kind) {
+            layout::SC_REC_ENTER => 0,
+            layout::SC_REC_EXIT => 1,
+            layout::SC_REC_REFETCH => 2,
+            layout::SC_REC_FORK | layout::SC_REC_PROC_EXIT | layout::SC_REC_EXEC => 3,
+            // A record of an unknown kind (undecodable) counts in `records` only.
             _ => return,
         };
-        match table.get_mut(name) {
-            Some(n) => *n += 1,
-            None => {
-                table.insert(name.to_string(), 1);
+        let syscall = raw.get(21).map_or(0, |&n| usize::from(n));
+        let slot = if syscall < SYSCALL_SLOTS { syscall } else { 0 };
+        self.by_kind[kind][slot] += 1;
+    }
+
+    /// The counts by name (`unknown` for numbers this build does not know;
+    /// execve and execveat both under `exec`).
+    fn named(&self) -> RecordCounts {
+        let table = |row: &[u64; SYSCALL_SLOTS]| {
+            let mut named = BTreeMap::new();
+            for (raw, &n) in row.iter().enumerate().filter(|(_, &n)| n > 0) {
+                let name = u8::try_from(raw)
+                    .ok()
+                    .and_then(Syscall::from_raw)
+                    .map_or("unknown", |s| s.event_name());
+                *named.entry(name.to_string()).or_insert(0) += n;
             }
+            named
+        };
+        RecordCounts {
+            records: self.records,
+            entries: table(&self.by_kind[0]),
+            exits: table(&self.by_kind[1]),
+            refetches: table(&self.by_kind[2]),
+            process: table(&self.by_kind[3]),
         }
     }
 }
@@ -360,6 +408,8 @@ pub struct EventStream<R: Read> {
     descendants_of: Option<u32>,
     /// This capture's cgroup id → path mappings (its recorder's host).
     cgroup_paths: HashMap<u64, Arc<[u8]>>,
+    /// The last lookup in `cgroup_paths`: runs of events share a cgroup.
+    last_cgroup: Option<(u64, Option<Arc<[u8]>>)>,
     filter: Filter,
     raw_records: bool,
     /// Records were read since the last [`Item::EndOfFrame`].
@@ -368,13 +418,15 @@ pub struct EventStream<R: Read> {
     /// or gave up on (handed out after the tapped record, if any), each
     /// with its sources (empty unless [`EventStream::track_sources`]).
     ready: VecDeque<(Event, Vec<u64>)>,
+    /// The event the last [`EventStream::advance`] made ready.
+    lent: Option<Event>,
     /// The reader reached the end and the pending entries were flushed.
     ended: bool,
     /// Another file of the same set follows ([`EventStream::set_continues`]):
     /// at the end of this one, calls in progress stay pending.
     continues: bool,
     loss: LossTotals,
-    records: RecordCounts,
+    records: RecordTally,
     decode_errors: u64,
     damaged: bool,
     truncated: bool,
@@ -416,14 +468,16 @@ impl<R: Read> EventStream<R> {
             lineage: Lineage::new(),
             descendants_of: options.descendants_of,
             cgroup_paths: HashMap::new(),
+            last_cgroup: None,
             filter,
             raw_records: options.raw_records,
             ready: VecDeque::new(),
+            lent: None,
             ended: false,
             continues: false,
             in_frame: false,
             loss: LossTotals::default(),
-            records: RecordCounts::default(),
+            records: RecordTally::default(),
             decode_errors: 0,
             damaged: false,
             truncated: false,
@@ -491,7 +545,7 @@ impl<R: Read> EventStream<R> {
             damage: old.damage().to_vec(),
             damaged: std::mem::take(&mut self.damaged),
             truncated: std::mem::take(&mut self.truncated),
-            records: std::mem::take(&mut self.records),
+            records: std::mem::take(&mut self.records).named(),
             frames: old.stats().data_frames,
             bytes: old.offset(),
             events_shown: std::mem::take(&mut self.events_shown),
@@ -512,16 +566,46 @@ impl<R: Read> EventStream<R> {
 
     /// The next event or warning; `None` at the end of the capture.
     pub fn next_item(&mut self) -> Option<Item> {
+        match self.advance()? {
+            Advanced::Event => self.take_lent().map(Item::Event),
+            Advanced::Item(item) => Some(*item),
+        }
+    }
+
+    /// As [`EventStream::next_item`], but an event is lent, not moved out:
+    /// the few hundred bytes of an event are then written once, where the
+    /// stream keeps it, instead of being copied on their way out.
+    pub fn next_ref(&mut self) -> Option<ItemRef<'_>> {
+        match self.advance()? {
+            Advanced::Event => self.lent.as_ref().map(ItemRef::Event),
+            Advanced::Item(item) => Some(ItemRef::Item(*item)),
+        }
+    }
+
+    /// The event [`EventStream::advance`] said is ready, moved out.
+    pub(crate) fn take_lent(&mut self) -> Option<Event> {
+        self.lent.take()
+    }
+
+    /// The event [`EventStream::advance`] said is ready.
+    pub(crate) fn lent(&self) -> Option<&Event> {
+        self.lent.as_ref()
+    }
+
+    /// Makes the next step: an event, kept in `lent` ([`Advanced::Event`]),
+    /// or another item; `None` at the end of the capture.
+    pub(crate) fn advance(&mut self) -> Option<Advanced> {
         loop {
             if let Some((event, sources)) = self.ready.pop_front() {
                 if self.track_sources {
                     self.sources = sources;
                 }
-                return Some(Item::Event(event));
+                self.lent = Some(event);
+                return Some(Advanced::Event);
             }
             if self.in_frame && self.reader.needs_input() {
                 self.in_frame = false;
-                return Some(Item::EndOfFrame);
+                return Some(Advanced::Item(Box::new(Item::EndOfFrame)));
             }
             let record = match self.reader.next_record() {
                 Ok(Some(record)) => record,
@@ -535,15 +619,15 @@ impl<R: Read> EventStream<R> {
                 }
                 Err(err) if err.is_recoverable() => {
                     self.damaged = true;
-                    return Some(Item::Warning(Warning::Skipped(err)));
+                    return Some(Advanced::Item(Box::new(Item::Warning(Warning::Skipped(err)))));
                 }
                 Err(err @ FormatError::Truncated { .. }) => {
                     self.truncated = true;
-                    return Some(Item::Warning(Warning::Truncated(err)));
+                    return Some(Advanced::Item(Box::new(Item::Warning(Warning::Truncated(err)))));
                 }
                 Err(err) => {
                     self.damaged = true;
-                    return Some(Item::Warning(Warning::Fatal(err)));
+                    return Some(Advanced::Item(Box::new(Item::Warning(Warning::Fatal(err)))));
                 }
             };
             self.in_frame = true;
@@ -582,7 +666,7 @@ impl<R: Read> EventStream<R> {
                             self.decode_errors += 1;
                             self.damaged = true;
                             if self.decode_errors == 1 {
-                                return Some(Item::Warning(Warning::Undecodable(err)));
+                                return Some(Advanced::Item(Box::new(Item::Warning(Warning::Undecodable(err)))));
                             }
                             None
                         }
@@ -598,10 +682,13 @@ impl<R: Read> EventStream<R> {
                     // Entries this record showed to have lost their exit
                     // come first: they began before the event it completes.
                     self.take_unfinished();
-                    let shown = event.and_then(|e| self.select(e));
+                    let mut shown = event;
+                    if shown.as_mut().is_some_and(|e| !self.select(e)) {
+                        shown = None;
+                    }
                     if let Some(record) = tapped {
                         self.ready.extend(shown.map(|e| (e, sources)));
-                        return Some(Item::Record(record));
+                        return Some(Advanced::Item(Box::new(Item::Record(record))));
                     }
                     if let Some(event) = shown {
                         if self.ready.is_empty() {
@@ -609,7 +696,8 @@ impl<R: Read> EventStream<R> {
                             if self.track_sources {
                                 self.sources = sources;
                             }
-                            return Some(Item::Event(event));
+                            self.lent = Some(event);
+                            return Some(Advanced::Event);
                         }
                         self.ready.push_back((event, sources));
                     }
@@ -625,11 +713,12 @@ impl<R: Read> EventStream<R> {
                         .descendants_of
                         .is_none_or(|a| self.lineage.descends((info.pid, info.start_ns), a));
                     if shown {
-                        return Some(Item::Process(info));
+                        return Some(Advanced::Item(Box::new(Item::Process(info))));
                     }
                 }
                 Record::CgroupPath(c) => {
                     self.cgroup_paths.insert(c.id, Arc::from(c.path));
+                    self.last_cgroup = None;
                 }
                 Record::Context(raw) => add_context(&mut self.lineage, self.layout_version, raw),
                 Record::Container(info) => self.containers.push(info),
@@ -652,28 +741,41 @@ impl<R: Read> EventStream<R> {
     fn take_unfinished(&mut self) {
         while let Some(mut incomplete) = self.pairing.pop_incomplete() {
             let sources = std::mem::take(&mut incomplete.sources);
-            if let Some(event) = self.select(incomplete.into_event()) {
+            let mut event = incomplete.into_event();
+            if self.select(&mut event) {
                 self.ready.push_back((event, sources));
             }
         }
     }
 
-    /// Joins the event's cgroup path and applies the filter.
-    fn select(&mut self, mut event: Event) -> Option<Event> {
-        event.cgroup_path = self.cgroup_paths.get(&event.cgroup_id).cloned();
-        if !event.syscall.is_lifecycle() {
-            self.lineage.annotate(&mut event);
+    /// The path the capture stored for cgroup `id`, if any.
+    fn cgroup_path(&mut self, id: u64) -> Option<Arc<[u8]>> {
+        match &self.last_cgroup {
+            Some((last, path)) if *last == id => path.clone(),
+            _ => {
+                let path = self.cgroup_paths.get(&id).cloned();
+                self.last_cgroup = Some((id, path.clone()));
+                path
+            }
         }
-        if !self.filter.matches(&event) {
-            return None;
+    }
+
+    /// Joins the event's cgroup path and applies the filter.
+    fn select(&mut self, event: &mut Event) -> bool {
+        event.cgroup_path = self.cgroup_path(event.cgroup_id);
+        if !event.syscall.is_lifecycle() {
+            self.lineage.annotate(event);
+        }
+        if !self.filter.matches(event) {
+            return false;
         }
         if let Some(ancestor) = self.descendants_of {
-            if !self.lineage.is_descendant(&event, ancestor) {
-                return None;
+            if !self.lineage.is_descendant(event, ancestor) {
+                return false;
             }
         }
         self.events_shown += 1;
-        Some(event)
+        true
     }
 
     /// Ends the capture (what is still pending is counted as unpaired) and
@@ -695,7 +797,7 @@ impl<R: Read> EventStream<R> {
             damage: self.reader.damage().to_vec(),
             damaged: self.damaged,
             truncated: self.truncated,
-            records: self.records,
+            records: self.records.named(),
             frames: self.reader.stats().data_frames,
             bytes: self.reader.offset(),
             events_shown: self.events_shown,
