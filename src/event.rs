@@ -3,6 +3,7 @@
 //! consumed by `filter` and `render`.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The traced syscalls. Numbers are the raw layout's `enum sc_syscall`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -314,11 +315,219 @@ impl fmt::Debug for Comm {
     }
 }
 
+/// The bytes of one captured argument, without an allocation of their own
+/// when they come from a capture: up to [`CapturedBytes::INLINE`] bytes
+/// (most file system types, options, short arguments) are kept in the
+/// value itself; longer ones, as decoded, are a slice of the decompressed
+/// frame they were read from ([`CapturedBytes::shared`], which keeps the
+/// frame alive: [`CapturedBytes::detach`] gives them a buffer of their
+/// own); others have a heap buffer of their own. Derefs to `[u8]` and
+/// compares with byte slices, arrays and vectors.
+#[derive(Clone)]
+pub struct CapturedBytes(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// `buf[..len]`, `len` at most `INLINE`.
+    Inline {
+        len: u8,
+        buf: [u8; CapturedBytes::INLINE],
+    },
+    /// `frame[start..start + len]`.
+    Shared {
+        frame: Arc<Vec<u8>>,
+        start: u32,
+        len: u32,
+    },
+    Heap(Box<[u8]>),
+}
+
+impl CapturedBytes {
+    /// Values this long or shorter are kept inline: the value is then no
+    /// larger than it is for a heap buffer's pointer and length.
+    pub const INLINE: usize = 22;
+
+    pub fn new(bytes: &[u8]) -> CapturedBytes {
+        let mut buf = [0; CapturedBytes::INLINE];
+        match buf.get_mut(..bytes.len()) {
+            Some(head) => {
+                head.copy_from_slice(bytes);
+                CapturedBytes(Repr::Inline {
+                    len: bytes.len() as u8,
+                    buf,
+                })
+            }
+            None => CapturedBytes(Repr::Heap(bytes.into())),
+        }
+    }
+
+    /// `frame[range]`: kept inline when short enough, else shared with the
+    /// frame (no copy). A range outside the frame gives no bytes.
+    pub fn shared(frame: &Arc<Vec<u8>>, range: std::ops::Range<usize>) -> CapturedBytes {
+        let bytes = frame.get(range.clone()).unwrap_or_default();
+        if bytes.len() <= CapturedBytes::INLINE {
+            return CapturedBytes::new(bytes);
+        }
+        match (u32::try_from(range.start), u32::try_from(bytes.len())) {
+            (Ok(start), Ok(len)) => CapturedBytes(Repr::Shared {
+                frame: Arc::clone(frame),
+                start,
+                len,
+            }),
+            _ => CapturedBytes::new(bytes),
+        }
+    }
+
+    /// True when the bytes are a slice of a frame ([`CapturedBytes::shared`]).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, Repr::Shared { .. })
+    }
+
+    /// Gives bytes shared with a frame a buffer of their own, so that they
+    /// no longer keep the frame alive.
+    pub fn detach(&mut self) {
+        if self.is_shared() {
+            *self = CapturedBytes(Repr::Heap(self.as_slice().into()));
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or_default(),
+            Repr::Shared { frame, start, len } => {
+                let start = *start as usize;
+                frame.get(start..start + *len as usize).unwrap_or_default()
+            }
+            Repr::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl Default for CapturedBytes {
+    fn default() -> Self {
+        CapturedBytes::new(&[])
+    }
+}
+
+impl std::ops::Deref for CapturedBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl AsRef<[u8]> for CapturedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for CapturedBytes {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl fmt::Debug for CapturedBytes {
+    /// As a `Vec<u8>`: a list of numbers.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_slice(), f)
+    }
+}
+
+impl PartialEq for CapturedBytes {
+    fn eq(&self, other: &CapturedBytes) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for CapturedBytes {}
+
+impl std::hash::Hash for CapturedBytes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+impl PartialOrd for CapturedBytes {
+    fn partial_cmp(&self, other: &CapturedBytes) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CapturedBytes {
+    fn cmp(&self, other: &CapturedBytes) -> std::cmp::Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
+}
+
+impl PartialEq<[u8]> for CapturedBytes {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl PartialEq<&[u8]> for CapturedBytes {
+    fn eq(&self, other: &&[u8]) -> bool {
+        self.as_slice() == *other
+    }
+}
+
+impl<const N: usize> PartialEq<[u8; N]> for CapturedBytes {
+    fn eq(&self, other: &[u8; N]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl<const N: usize> PartialEq<&[u8; N]> for CapturedBytes {
+    fn eq(&self, other: &&[u8; N]) -> bool {
+        self.as_slice() == *other
+    }
+}
+
+impl PartialEq<Vec<u8>> for CapturedBytes {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl From<&[u8]> for CapturedBytes {
+    fn from(bytes: &[u8]) -> CapturedBytes {
+        CapturedBytes::new(bytes)
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for CapturedBytes {
+    fn from(bytes: &[u8; N]) -> CapturedBytes {
+        CapturedBytes::new(bytes)
+    }
+}
+
+impl From<Vec<u8>> for CapturedBytes {
+    fn from(bytes: Vec<u8>) -> CapturedBytes {
+        if bytes.len() <= CapturedBytes::INLINE {
+            CapturedBytes::new(&bytes)
+        } else {
+            CapturedBytes(Repr::Heap(bytes.into_boxed_slice()))
+        }
+    }
+}
+
+impl From<CapturedBytes> for Vec<u8> {
+    fn from(bytes: CapturedBytes) -> Vec<u8> {
+        match bytes.0 {
+            Repr::Heap(heap) => heap.into_vec(),
+            Repr::Inline { .. } | Repr::Shared { .. } => bytes.as_slice().to_vec(),
+        }
+    }
+}
+
 /// Bytes copied from user memory for one pointer argument, as captured.
 /// The bytes are kept as they were: no UTF-8 assumption.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Captured {
-    pub bytes: Vec<u8>,
+    pub bytes: CapturedBytes,
     /// The pointer was NULL.
     pub null: bool,
     /// The value was longer than what was kept.
@@ -334,7 +543,7 @@ pub struct Captured {
 impl Captured {
     pub fn from_bytes(bytes: &[u8]) -> Captured {
         Captured {
-            bytes: bytes.to_vec(),
+            bytes: CapturedBytes::new(bytes),
             ..Captured::default()
         }
     }
@@ -463,6 +672,35 @@ pub enum Args {
 }
 
 impl Args {
+    /// Gives every captured argument that is a slice of a frame a buffer of
+    /// its own ([`CapturedBytes::detach`]).
+    pub fn detach(&mut self) {
+        let detach = |c: &mut Captured| c.bytes.detach();
+        match self {
+            Args::Exec { filename, args, .. } => {
+                detach(filename);
+                args.iter_mut().for_each(detach);
+            }
+            Args::Mount {
+                source,
+                target,
+                fstype,
+                data,
+                ..
+            } => [source, target, fstype, data].into_iter().for_each(detach),
+            Args::Umount { target: c, .. }
+            | Args::Fsopen { fsname: c, .. }
+            | Args::OpenTree { path: c, .. }
+            | Args::Fspick { path: c, .. } => detach(c),
+            Args::Fsconfig { key, value, .. } => [key, value].into_iter().for_each(detach),
+            Args::MoveMount {
+                from_path, to_path, ..
+            } => [from_path, to_path].into_iter().for_each(detach),
+            Args::MountSetattr { path, attr, .. } => [path, attr].into_iter().for_each(detach),
+            Args::Fsmount { .. } | Args::Fork { .. } | Args::Exit { .. } => {}
+        }
+    }
+
     /// The exit status of an `Exit`'s wait status, `None` when a signal ended it.
     pub fn exit_code(status: u32) -> Option<i32> {
         (status & 0x7f == 0).then_some(((status >> 8) & 0xff) as i32)
@@ -595,6 +833,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn captured_bytes_keep_every_byte(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let kept = super::CapturedBytes::new(&bytes);
+            proptest::prop_assert_eq!(kept.as_slice(), &bytes[..]);
+            proptest::prop_assert_eq!(Vec::from(kept.clone()), bytes.clone());
+            proptest::prop_assert_eq!(super::CapturedBytes::from(bytes.clone()), kept);
+        }
+
         #[test]
         fn from_raw_stops_at_the_first_nul(
             raw in proptest::array::uniform16(proptest::sample::select(vec![0i8, 1, -1, -128, 127, b'a' as i8])),

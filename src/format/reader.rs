@@ -4,6 +4,8 @@
 //! next valid frame header, and logs everything it skipped as [`Damage`].
 
 use std::io::Read;
+use std::ops::Range;
+use std::sync::Arc;
 
 use super::codec;
 use super::error::{Damage, DamageKind, FormatError};
@@ -92,8 +94,10 @@ pub struct CaptureReader<R: Read> {
     decompressor: zstd::bulk::Decompressor<'static>,
     /// Compressed payload of the current frame.
     comp: Vec<u8>,
-    /// Uncompressed payload of the current frame.
-    payload: Vec<u8>,
+    /// Uncompressed payload of the current frame. Shared: decoded strings
+    /// may be slices of it (`CaptureReader::next_record_in_frame`); the
+    /// next frame reuses the buffer once nothing else holds it.
+    payload: Arc<Vec<u8>>,
     /// Window of the resynchronisation scan.
     scan: Vec<u8>,
     /// Next envelope in `payload`.
@@ -125,7 +129,7 @@ impl<R: Read> CaptureReader<R> {
             state: State::Frames,
             decompressor,
             comp: Vec::new(),
-            payload: Vec::new(),
+            payload: Arc::new(Vec::new()),
             scan: Vec::new(),
             pos: 0,
             frame_offset: 0,
@@ -203,6 +207,32 @@ impl<R: Read> CaptureReader<R> {
 
     /// The next record, `Ok(None)` at the end of the capture.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, FormatError> {
+        match self.next_envelope()? {
+            Some((kind, body)) => self.record(kind, body).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// As [`CaptureReader::next_record`], with the decompressed frame a
+    /// kernel record lies in (the record is a slice of it), so that what is
+    /// decoded from it can share the frame instead of copying.
+    #[allow(clippy::type_complexity)]
+    pub fn next_record_in_frame(
+        &mut self,
+    ) -> Result<Option<(Record<'_>, Option<&Arc<Vec<u8>>>)>, FormatError> {
+        let Some((kind, body)) = self.next_envelope()? else {
+            return Ok(None);
+        };
+        if kind == KIND_KERNEL_RECORD {
+            let raw = self.payload.get(body).unwrap_or_default();
+            return Ok(Some((Record::Kernel(raw), Some(&self.payload))));
+        }
+        self.record(kind, body).map(|record| Some((record, None)))
+    }
+
+    /// The kind and place in `payload` of the next envelope of a known
+    /// kind, reading frames as needed; `Ok(None)` at the end.
+    fn next_envelope(&mut self) -> Result<Option<(u8, Range<usize>)>, FormatError> {
         let (kind, body) = loop {
             match self.state {
                 State::Done => return Ok(None),
@@ -233,13 +263,16 @@ impl<R: Read> CaptureReader<R> {
         };
         if kind == KIND_KERNEL_RECORD {
             self.stats.kernel_records += 1;
-            return Ok(Some(Record::Kernel(
-                self.payload.get(body).unwrap_or_default(),
-            )));
         }
+        Ok(Some((kind, body)))
+    }
+
+    /// The envelope of `kind` at `body` in `payload`, decoded.
+    fn record(&mut self, kind: u8, body: Range<usize>) -> Result<Record<'_>, FormatError> {
         let bytes = self.payload.get(body).unwrap_or_default();
         let decoded = match kind {
-            KIND_CONTEXT_RECORD => return Ok(Some(Record::Context(bytes))),
+            KIND_KERNEL_RECORD => return Ok(Record::Kernel(bytes)),
+            KIND_CONTEXT_RECORD => return Ok(Record::Context(bytes)),
             KIND_CLOCK_ANCHOR => codec::decode(bytes).map(Record::ClockAnchor),
             KIND_LOSS_COUNTERS => codec::decode(bytes).map(Record::LossCounters),
             KIND_PROCESS => codec::decode(bytes).map(Record::Process),
@@ -248,7 +281,7 @@ impl<R: Read> CaptureReader<R> {
             _ => codec::decode(bytes).map(Record::CgroupPath),
         };
         match decoded {
-            Ok(record) => Ok(Some(record)),
+            Ok(record) => Ok(record),
             // Unreachable for a frame that passed `check_payload`; reported
             // rather than trusted.
             Err(e) => {
@@ -459,13 +492,18 @@ impl<R: Read> CaptureReader<R> {
             Ok(_) => {}
             Err(_) => return Err("payload has no valid zstd frame header".to_string()),
         }
-        self.payload.clear();
+        // Strings decoded from the last frame and still kept elsewhere keep
+        // its buffer: then this frame gets a new one.
+        if Arc::get_mut(&mut self.payload).is_none() {
+            self.payload = Arc::new(Vec::new());
+        }
+        let Some(payload) = Arc::get_mut(&mut self.payload) else {
+            return Err("no buffer to decompress the payload into".to_string());
+        };
+        payload.clear();
         // `u` was checked against MAX_FRAME_BYTES by FrameHeader::parse.
-        self.payload.reserve_exact(u);
-        match self
-            .decompressor
-            .decompress_to_buffer(&self.comp, &mut self.payload)
-        {
+        payload.reserve_exact(u);
+        match self.decompressor.decompress_to_buffer(&self.comp, payload) {
             Ok(n) if n == u => Ok(()),
             Ok(n) => Err(format!(
                 "payload decompresses to {n} bytes, the header says {u}"

@@ -22,12 +22,14 @@
 //! against the same numbers), add a path over the generated types, and add it
 //! to [`decode`]'s match. Versions 1 and 2 stay decodable forever.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 use crate::bpf::layout;
 use crate::bpf::raw::{sc_enter, sc_exit, sc_fork, sc_proc_exit, sc_record_header, sc_str};
 pub use crate::event::Comm;
-use crate::event::{Args, Captured, Syscall};
+use crate::event::{Args, Captured, CapturedBytes, Syscall};
 
 const _: () =
     assert!(std::mem::size_of::<sc_record_header>() == layout::SC_RECORD_HEADER_SIZE as usize);
@@ -270,10 +272,22 @@ pub enum DecodeError {
 /// capture header says which). `raw` must be exactly the record: its `size`
 /// field must equal `raw.len()`.
 pub fn decode(raw: &[u8], layout_version: u32) -> Result<RawRecord, DecodeError> {
+    decode_in(raw, layout_version, None)
+}
+
+/// As [`decode`], for a record that is a slice of `frame` (the reader's
+/// decompressed frame, [`crate::format::CaptureReader::next_record_in_frame`]):
+/// the long strings of the record are then slices of the frame, not copies
+/// ([`crate::event::CapturedBytes::shared`]).
+pub fn decode_in(
+    raw: &[u8],
+    layout_version: u32,
+    frame: Option<&Arc<Vec<u8>>>,
+) -> Result<RawRecord, DecodeError> {
     match layout_version {
-        1 => v1::decode(raw, v1::Version::V1),
-        2 => v1::decode(raw, v1::Version::V2),
-        3 => v1::decode(raw, v1::Version::V3),
+        1 => v1::decode(raw, v1::Version::V1, frame),
+        2 => v1::decode(raw, v1::Version::V2, frame),
+        3 => v1::decode(raw, v1::Version::V3, frame),
         other => Err(DecodeError::UnsupportedLayoutVersion(other)),
     }
 }
@@ -500,7 +514,11 @@ mod v1 {
         Ok(len)
     }
 
-    pub(super) fn decode(raw: &[u8], version: Version) -> Result<RawRecord, DecodeError> {
+    pub(super) fn decode(
+        raw: &[u8],
+        version: Version,
+        frame: Option<&Arc<Vec<u8>>>,
+    ) -> Result<RawRecord, DecodeError> {
         let hdr = read_header(raw)?;
         let size = u32::from_le(hdr.size);
         if size as usize != raw.len() {
@@ -536,12 +554,14 @@ mod v1 {
             });
         }
         match hdr.kind {
-            REC_ENTER => decode_enter(raw, syscall, version, true).map(RawRecord::Enter),
+            REC_ENTER => decode_enter(raw, syscall, version, true, frame).map(RawRecord::Enter),
             REC_EXIT => decode_exit(raw, syscall).map(RawRecord::Exit),
-            REC_REFETCH => decode_enter(raw, syscall, version, false).map(RawRecord::Refetch),
+            REC_REFETCH => {
+                decode_enter(raw, syscall, version, false, frame).map(RawRecord::Refetch)
+            }
             REC_FORK => decode_fork(raw).map(RawRecord::Fork),
             REC_PROC_EXIT => decode_proc_exit(raw).map(RawRecord::ProcExit),
-            REC_EXEC => decode_exec(raw).map(RawRecord::Exec),
+            REC_EXEC => decode_exec(raw, frame).map(RawRecord::Exec),
             other => Err(DecodeError::UnknownKind(other)),
         }
     }
@@ -624,7 +644,7 @@ mod v1 {
 
     /// `SC_REC_EXEC`: an `sc_enter` with exec flags only and two items,
     /// the filename and argv as one blob of NUL-terminated strings.
-    fn decode_exec(raw: &[u8]) -> Result<EnterRecord, DecodeError> {
+    fn decode_exec(raw: &[u8], frame: Option<&Arc<Vec<u8>>>) -> Result<EnterRecord, DecodeError> {
         if !(ENTER_SIZE..=MAX_RECORD_SIZE).contains(&raw.len()) {
             return Err(DecodeError::SizeOutOfRange {
                 size: u32::try_from(raw.len()).unwrap_or(u32::MAX),
@@ -660,6 +680,7 @@ mod v1 {
             rest: raw.get(ENTER_SIZE..).unwrap_or(&[]),
             syscall,
             index: 0,
+            frame,
         };
         let filename = items.next(FILENAME)?;
         let block = items.next(ItemSpec {
@@ -753,6 +774,7 @@ mod v1 {
         syscall: Syscall,
         version: Version,
         is_entry: bool,
+        frame: Option<&Arc<Vec<u8>>>,
     ) -> Result<EnterRecord, DecodeError> {
         if !(ENTER_SIZE..=MAX_RECORD_SIZE).contains(&raw.len()) {
             return Err(DecodeError::SizeOutOfRange {
@@ -780,6 +802,7 @@ mod v1 {
             rest: raw.get(ENTER_SIZE..).unwrap_or(&[]),
             syscall,
             index: 0,
+            frame,
         };
 
         let bad_flags = DecodeError::BadEnterFlags { syscall, flags };
@@ -993,9 +1016,23 @@ mod v1 {
         rest: &'a [u8],
         syscall: Syscall,
         index: u16,
+        /// The frame `rest` lies in, if known: long strings are slices of it.
+        frame: Option<&'a Arc<Vec<u8>>>,
     }
 
     impl Items<'_> {
+        /// `bytes`, a slice of the frame if they lie in it (else a copy).
+        fn keep(&self, bytes: &[u8]) -> CapturedBytes {
+            if let Some(frame) = self.frame {
+                let base = frame.as_ptr() as usize;
+                let at = (bytes.as_ptr() as usize).wrapping_sub(base);
+                if at <= frame.len() && bytes.len() <= frame.len() - at {
+                    return CapturedBytes::shared(frame, at..at + bytes.len());
+                }
+            }
+            CapturedBytes::new(bytes)
+        }
+
         fn next(&mut self, spec: ItemSpec) -> Result<Captured, DecodeError> {
             let index = self.index;
             let syscall = self.syscall;
@@ -1059,7 +1096,7 @@ mod v1 {
             self.rest = body.get(len..).unwrap_or(&[]);
             self.index = self.index.saturating_add(1);
             Ok(Captured {
-                bytes: bytes.to_vec(),
+                bytes: self.keep(bytes),
                 null: flags & STR_NULL != 0,
                 truncated: flags & STR_TRUNCATED != 0,
                 fault: flags & STR_FAULT != 0,

@@ -505,6 +505,18 @@ impl Reassembler {
         }
     }
 
+    /// Gives the strings of every entry still pending, or given up on and
+    /// not yet taken, buffers of their own: they may be slices of the frame
+    /// the reader is done with ([`crate::event::CapturedBytes::shared`]).
+    pub fn detach_frame(&mut self) {
+        for pending in self.pending.values_mut() {
+            pending.entry.args.detach();
+        }
+        for incomplete in &mut self.incomplete {
+            incomplete.entry.args.detach();
+        }
+    }
+
     /// Flushes every pending entry as incomplete (the capture ended).
     pub fn finish(&mut self) {
         while let Some(p) = self.pop_oldest() {

@@ -595,6 +595,8 @@ impl<R: Read> EventStream<R> {
     /// Makes the next step: an event, kept in `lent` ([`Advanced::Event`]),
     /// or another item; `None` at the end of the capture.
     pub(crate) fn advance(&mut self) -> Option<Advanced> {
+        // The event lent last is done with: it must not keep its frame.
+        self.lent = None;
         loop {
             if let Some((event, sources)) = self.ready.pop_front() {
                 if self.track_sources {
@@ -603,12 +605,17 @@ impl<R: Read> EventStream<R> {
                 self.lent = Some(event);
                 return Some(Advanced::Event);
             }
-            if self.in_frame && self.reader.needs_input() {
-                self.in_frame = false;
-                return Some(Advanced::Item(Box::new(Item::EndOfFrame)));
+            if self.reader.needs_input() {
+                // The next record is another frame's: what is still pending
+                // must not keep this one's buffer from being reused.
+                self.pairing.detach_frame();
+                if self.in_frame {
+                    self.in_frame = false;
+                    return Some(Advanced::Item(Box::new(Item::EndOfFrame)));
+                }
             }
-            let record = match self.reader.next_record() {
-                Ok(Some(record)) => record,
+            let (record, frame) = match self.reader.next_record_in_frame() {
+                Ok(Some(next)) => next,
                 Ok(None) if self.ended || self.continues => return None,
                 Ok(None) => {
                     // Calls still in progress when the capture ended.
@@ -638,7 +645,7 @@ impl<R: Read> EventStream<R> {
                     if self.track_sources {
                         self.pairing.set_source(Some(position));
                     }
-                    let decoded = decode::decode(raw, self.layout_version);
+                    let decoded = decode::decode_in(raw, self.layout_version, frame);
                     let tapped = match &decoded {
                         Ok(record) if self.raw_records => Some(record.clone()),
                         _ => None,

@@ -186,7 +186,7 @@ fn skipped() -> Captured {
 
 fn blob(bytes: Vec<u8>) -> Captured {
     Captured {
-        bytes,
+        bytes: bytes.into(),
         binary: true,
         ..Captured::default()
     }
