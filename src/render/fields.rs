@@ -229,9 +229,9 @@ pub enum FieldValue<'a> {
 
 /// Appends a process identity as its text form, `PID@START_NS`.
 pub fn push_identity(out: &mut Vec<u8>, pid: u32, start_ns: u64) {
-    use std::io::Write;
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "{pid}@{start_ns}");
+    super::num::push_u64(out, u64::from(pid));
+    out.push(b'@');
+    super::num::push_u64(out, start_ns);
 }
 
 /// The bytes to show for a captured argument: `None` for a NULL pointer, an
@@ -262,6 +262,9 @@ const MAX_SYSCALL_FIELDS: usize = 12;
 pub struct SyscallFields<'a> {
     items: [(Column, FieldValue<'a>); MAX_SYSCALL_FIELDS],
     len: usize,
+    /// Some captured value was cut short or unreadable: only then are the
+    /// `truncated` and `unreadable` lists worth looking for.
+    marked: bool,
 }
 
 impl<'a> SyscallFields<'a> {
@@ -269,6 +272,7 @@ impl<'a> SyscallFields<'a> {
         let mut fields = SyscallFields {
             items: [(Column::Event, FieldValue::Bool(false)); MAX_SYSCALL_FIELDS],
             len: 0,
+            marked: false,
         };
         use FieldValue::{Attr, Signed, Text, Unsigned};
         match &event.args {
@@ -418,6 +422,12 @@ impl<'a> SyscallFields<'a> {
     }
 
     fn push(&mut self, column: Column, value: FieldValue<'a>) {
+        let marked = |c: &Captured| c.truncated || c.fault;
+        self.marked |= match value {
+            FieldValue::Text(captured) | FieldValue::Attr(captured) => marked(captured),
+            FieldValue::Args(args) => args.iter().any(marked),
+            _ => false,
+        };
         if let Some(slot) = self.items.get_mut(self.len) {
             *slot = (column, value);
             self.len += 1;
@@ -426,6 +436,13 @@ impl<'a> SyscallFields<'a> {
 
     pub fn iter(&self) -> impl Iterator<Item = &(Column, FieldValue<'a>)> {
         self.items.iter().take(self.len)
+    }
+
+    /// Whether some captured value was cut short or unreadable (else
+    /// [`SyscallFields::truncated`] and [`SyscallFields::unreadable`] are
+    /// empty).
+    pub fn is_marked(&self) -> bool {
+        self.marked
     }
 
     /// The names of the fields whose captured value was cut short (`args`
@@ -444,6 +461,9 @@ impl<'a> SyscallFields<'a> {
             names: [""; MAX_SYSCALL_FIELDS],
             len: 0,
         };
+        if !self.marked {
+            return truncated;
+        }
         for (column, value) in self.iter() {
             let cut = match value {
                 FieldValue::Text(captured) | FieldValue::Attr(captured) => test(captured),
