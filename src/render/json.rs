@@ -68,7 +68,7 @@ impl Renderer for JsonRenderer {
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
         self.line.clear();
-        push_event(&mut self.line, event, self.time.format(event.wall_ns));
+        push_event(&mut self.line, event, self.time.format_bytes(event.wall_ns));
         self.line.push(b'\n');
         out.write_all(&self.line)
     }
@@ -262,13 +262,13 @@ fn push_names(out: &mut Vec<u8>, key: &str, names: &[&str]) {
 
 /// One event as a JSON object (no newline). Byte for byte what serde_json
 /// wrote for it before: keys in the documented order, compact.
-fn push_event(out: &mut Vec<u8>, event: &Event, time: &str) {
+fn push_event(out: &mut Vec<u8>, event: &Event, time: &[u8]) {
     out.extend_from_slice(b"{\"event\":\"");
     // Event names are plain ASCII identifiers: nothing to escape.
     out.extend_from_slice(event.syscall.event_name().as_bytes());
     out.extend_from_slice(b"\",\"time\":\"");
     // Digits and separators only.
-    out.extend_from_slice(time.as_bytes());
+    out.extend_from_slice(time);
     out.extend_from_slice(b"\",\"ts_ns\":");
     push_u64(out, event.ts_ns);
     out.extend_from_slice(b",\"pid\":");

@@ -78,7 +78,7 @@ impl TableRenderer {
         let options = &self.options;
         if options.time {
             let start = line.len();
-            line.extend_from_slice(self.clock.format(event.wall_ns).as_bytes());
+            line.extend_from_slice(self.clock.format_bytes(event.wall_ns));
             pad_bytes(line, start, EXEC_TIME_WIDTH);
         }
         if options.timestamp {
@@ -163,7 +163,7 @@ impl TableRenderer {
         let line = &mut self.line;
         if self.options.time {
             let start = line.len();
-            line.extend_from_slice(self.clock.format(event.wall_ns).as_bytes());
+            line.extend_from_slice(self.clock.format_bytes(event.wall_ns));
             pad_bytes(line, start, EXEC_TIME_WIDTH);
         }
         let start = line.len();

@@ -55,14 +55,20 @@ impl Rfc3339Formatter {
 
     /// The RFC 3339 text of `wall_ns` (nanoseconds since the Unix epoch).
     pub fn format(&mut self, wall_ns: i64) -> &str {
+        // Only ASCII digits and separators were written.
+        std::str::from_utf8(self.format_bytes(wall_ns)).unwrap_or_default()
+    }
+
+    /// [`Rfc3339Formatter::format`] as bytes, for writers of bytes (no
+    /// UTF-8 check per event).
+    pub fn format_bytes(&mut self, wall_ns: i64) -> &[u8] {
         let (second, nanos) = split_seconds(wall_ns);
         if self.cached_second != Some(second) {
             self.set_date_and_time(second);
             self.cached_second = Some(second);
         }
         put_digits(&mut self.text[20..29], u64::from(nanos));
-        // Only ASCII digits and separators were written.
-        std::str::from_utf8(&self.text).unwrap_or_default()
+        &self.text
     }
 
     fn set_date_and_time(&mut self, second: i64) {
@@ -103,6 +109,11 @@ impl ClockFormatter {
 
     /// `HH:MM:SS` of `wall_ns` (nanoseconds since the Unix epoch).
     pub fn format(&mut self, wall_ns: i64) -> &str {
+        std::str::from_utf8(self.format_bytes(wall_ns)).unwrap_or_default()
+    }
+
+    /// [`ClockFormatter::format`] as bytes (no UTF-8 check per event).
+    pub fn format_bytes(&mut self, wall_ns: i64) -> &[u8] {
         let (second, _) = split_seconds(wall_ns);
         if self.cached_second != Some(second) {
             let utc_time = DateTime::<Utc>::from_timestamp(second, 0);
@@ -120,7 +131,7 @@ impl ClockFormatter {
             put_digits(&mut self.text[6..8], u64::from(sec));
             self.cached_second = Some(second);
         }
-        std::str::from_utf8(&self.text).unwrap_or_default()
+        &self.text
     }
 }
 
