@@ -11,7 +11,7 @@
 //! a process older than the capture when the snapshot was not taken) stays
 //! unknown: `None`, never guessed.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::decode::{ForkRecord, ProcExitRecord};
 use crate::event::{Args, Event, Syscall};
@@ -50,10 +50,10 @@ impl Node {
 /// The live processes of a capture, by pid.
 #[derive(Debug, Default)]
 pub struct Lineage {
-    live: HashMap<u32, Node>,
+    live: FxHashMap<u32, Node>,
     /// Creators of processes that already exited, kept for ancestry queries
     /// about their descendants: (pid, start) → creator.
-    ancestry: HashMap<(u32, u64), (u32, u64)>,
+    ancestry: FxHashMap<(u32, u64), (u32, u64)>,
 }
 
 impl Lineage {

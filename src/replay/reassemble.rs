@@ -19,9 +19,8 @@
 //! Per record the work is O(1) amortised and allocates nothing beyond the
 //! event's own strings.
 
-use std::collections::hash_map::{Entry, HashMap};
+use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::event::{Args, Captured, Event, Syscall};
 use crate::replay::decode::{EnterRecord, ExitRecord, RawRecord};
@@ -192,29 +191,7 @@ struct Pending {
     sources: Vec<u64>,
 }
 
-/// Multiplicative hasher for the u32 thread and process ids (std's SipHash is
-/// several times slower and its DoS resistance buys nothing here).
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u32(u32::from(b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        let h = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.0 = h ^ (h >> 29);
-    }
-}
-
-type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
+type IdMap<V> = rustc_hash::FxHashMap<u32, V>;
 
 /// Pairs entry and exit records into events. One per capture (boot clocks of
 /// different captures are unrelated); call [`finish`](Self::finish) at its end.

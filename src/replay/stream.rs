@@ -15,7 +15,7 @@
 //! `--info` shows. replay's renderers, `--info`, the tests, the fuzz target
 //! and the examples all read captures through it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
@@ -407,7 +407,7 @@ pub struct EventStream<R: Read> {
     /// `--descendants-of`.
     descendants_of: Option<u32>,
     /// This capture's cgroup id → path mappings (its recorder's host).
-    cgroup_paths: HashMap<u64, Arc<[u8]>>,
+    cgroup_paths: rustc_hash::FxHashMap<u64, Arc<[u8]>>,
     /// The last lookup in `cgroup_paths`: runs of events share a cgroup.
     last_cgroup: Option<(u64, Option<Arc<[u8]>>)>,
     filter: Filter,
@@ -467,7 +467,7 @@ impl<R: Read> EventStream<R> {
             pairing,
             lineage: Lineage::new(),
             descendants_of: options.descendants_of,
-            cgroup_paths: HashMap::new(),
+            cgroup_paths: Default::default(),
             last_cgroup: None,
             filter,
             raw_records: options.raw_records,

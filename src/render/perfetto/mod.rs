@@ -46,8 +46,7 @@
 
 pub mod proto;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use rustc_hash::FxHashMap as FxMap;
 use std::io::{self, Write};
 
 use self::proto::field;
@@ -85,51 +84,6 @@ const MAX_TIDS: usize = 1 << 10;
 const TRUNCATED: usize = Column::COUNT;
 const UNREADABLE: usize = Column::COUNT + 1;
 const ANNOTATION_NAMES: usize = Column::COUNT + 2;
-
-/// A fast hasher for the small keys of the per-event lookups (pids, tids,
-/// short names): FxHash, as rustc uses. Not DoS-resistant, which does not
-/// matter for a capture replayed by its owner.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        for &byte in chunks.remainder() {
-            self.add(u64::from(byte));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// The interned names and strings of the sequence, and the entries that
 /// the packet being built adds to them.
