@@ -3,6 +3,7 @@
 //! traces with Perfetto's own schema.)
 
 use super::*;
+use std::collections::HashMap;
 use crate::event::Comm;
 use crate::format::ClockAnchor;
 use crate::render::test_events::*;
