@@ -1,6 +1,12 @@
-//! CSV output (RFC 4180 quoting by the `csv` crate), one header row then one
-//! row per event, with one fixed wide column set for every event kind (see
-//! [`Column`]); a column that does not apply to the event is empty.
+//! CSV output, one header row then one row per event, with one fixed wide
+//! column set for every event kind (see [`Column`]); a column that does not
+//! apply to the event is empty.
+//!
+//! Quoting is RFC 4180 exactly as the `csv` crate's default writer does it
+//! (the tests check the two against each other): a cell holding `,`, `"`,
+//! `\r` or `\n` is put in double quotes with its quotes doubled, every
+//! other cell is written as it is; rows end with `\n`. Rows are written by
+//! hand into a reused line buffer, one `write_all` per row.
 //!
 //! Cell contents:
 //! - `time`: RFC 3339 UTC with nanoseconds, as in JSON; `error`: the errno
@@ -11,16 +17,22 @@
 //!   argument with `"` as `\"` + `"`) and joined by a space.
 //! - `cgroup_path`: the cgroup v2 path the capture stored for `cgroup_id`,
 //!   empty when unknown; written like captured text.
-//! - `unfinished` (the column before last): `true` for a call whose exit is
-//!   not in the capture, `false` otherwise; `unfinished_reason`, the last
-//!   column, says why (JSON's values), empty for a finished call. An
-//!   unfinished call's `ret`, `error` and `latency_ns` cells are empty.
+//! - `unfinished` (after `cgroup_path`): `true` for a call whose exit is
+//!   not in the capture, `false` otherwise; `unfinished_reason`, next, says
+//!   why (JSON's values), empty for a finished call. An unfinished call's
+//!   `ret`, `error` and `latency_ns` cells are empty.
+//! - `proc_id`, `parent_proc_id`: `PID@START_NS`, empty when the capture
+//!   does not say; `exit_code`, `signal`, `lifetime_ns`: empty when they do
+//!   not apply; `container_id`, `runtime`, `pod_uid`, `pod_qos`: derived
+//!   from `cgroup_path`, written like captured text, empty outside a
+//!   container or pod.
 //! - `attr` (mount_setattr): the `struct mount_attr` as a compact JSON object,
 //!   `{"attr_set":N,"attr_clr":N,"propagation":N,"userns_fd":N}`.
-//! - Terminal safety, as in the table: control characters (C0, DEL, C1) in
-//!   captured text are written as `\xNN`, a newline as `\n`, so that a CSV
-//!   file shown on a terminal cannot run escape sequences. `csv_raw` keeps
-//!   them as captured (CSV quoting carries newlines and all).
+//! - Terminal safety, as in the table: control characters (C0, DEL, C1, and
+//!   the Unicode bidirectional controls) in captured text are written as
+//!   `\xNN`, a newline as `\n`, so that a CSV file shown on a terminal
+//!   cannot run escape sequences. `csv_raw` keeps them as captured (CSV
+//!   quoting carries newlines and all).
 //!
 //! **Spreadsheet formula neutralisation**: a cell holding captured data
 //! (`comm`, `pcomm`, `comm_before`, `filename`, `args`, `source`, `target`,
@@ -30,92 +42,134 @@
 //! formula an attacker put in a command line. Numeric columns are never
 //! altered. [`RenderOptions::csv_raw`] turns this off, for exact data.
 
-use super::escape::{comm_bytes, is_terminal_unsafe, lossy, push_terminal_safe};
+use super::escape::{
+    comm_bytes, equal_bytes, is_printable_ascii_text, is_terminal_unsafe, lossy, none_marked,
+    push_terminal_safe, unprintable_bytes,
+};
 use super::fields::{captured_attr, captured_text, Column, FieldValue, SyscallFields};
+use super::num::{eight_digits, push_i64_words, push_u64_words, ASCII_ZEROS};
 use super::time::Rfc3339Formatter;
 use super::{errno, RenderOptions, Renderer};
-use crate::event::{Captured, Event};
+use crate::event::{Captured, Event, MountAttr};
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, PoisonError};
-
-/// The bytes the `csv` writer produced, handed to the caller's `Write` after
-/// each record (the caller's writer is only lent per call).
-#[derive(Debug, Clone, Default)]
-struct RecordBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl RecordBuffer {
-    /// Writes everything buffered to `out` and empties the buffer.
-    fn drain_into(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = out.write_all(&bytes);
-        bytes.clear();
-        result
-    }
-}
-
-impl Write for RecordBuffer {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let mut buffer = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        buffer.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// One cell of a row.
-#[derive(Debug, Clone, Copy)]
-enum Cell<'a> {
-    Empty,
-    /// Our own text (event name, time, errno name): never neutralised.
-    Plain(&'a str),
-    /// Text from the capture outside the captured arguments (cgroup path):
-    /// escaped and neutralised like captured text.
-    Data(&'a [u8]),
-    Value(FieldValue<'a>),
-}
 
 /// Renders events as CSV.
 #[derive(Debug)]
 pub struct CsvRenderer {
-    writer: ::csv::Writer<RecordBuffer>,
-    buffer: RecordBuffer,
-    /// Reused for numbers, joined args and neutralised text.
-    scratch: String,
-    time: Rfc3339Formatter,
+    /// The row being written, kept between rows (no allocation per row).
+    line: Vec<u8>,
+    time: TimeCell,
     raw: bool,
 }
 
 impl CsvRenderer {
     pub fn new(options: RenderOptions) -> CsvRenderer {
-        let buffer = RecordBuffer::default();
         CsvRenderer {
-            writer: ::csv::WriterBuilder::new().from_writer(buffer.clone()),
-            buffer,
-            scratch: String::with_capacity(256),
-            time: Rfc3339Formatter::new(),
+            line: Vec::with_capacity(1024),
+            time: TimeCell::new(),
             raw: options.csv_raw,
         }
     }
 }
 
-fn csv_error(error: ::csv::Error) -> io::Error {
-    match error.into_kind() {
-        ::csv::ErrorKind::Io(error) => error,
-        other => io::Error::other(format!("{other:?}")),
+/// True when a spreadsheet could take `text` as a formula.
+pub fn looks_like_formula(text: &str) -> bool {
+    starts_like_formula(text.as_bytes())
+}
+
+fn starts_like_formula(bytes: &[u8]) -> bool {
+    matches!(
+        bytes.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
+/// Eight bytes at once: non-zero when one of them puts a cell in quotes
+/// (`,` `"` `\r` `\n`).
+#[inline(always)]
+fn quote_bytes(word: u64) -> u64 {
+    equal_bytes(word, b',')
+        | equal_bytes(word, b'"')
+        | equal_bytes(word, b'\r')
+        | equal_bytes(word, b'\n')
+}
+
+/// True when a cell holding `bytes` has to be quoted.
+#[inline]
+fn needs_quotes(bytes: &[u8]) -> bool {
+    !none_marked(bytes, quote_bytes)
+}
+
+/// True when every byte of `bytes` is printable ASCII other than `,` and
+/// `"`: captured text that is its own cell text as it is (no UTF-8 to
+/// decode, nothing to escape, no quotes). One pass, a word at a time.
+#[inline]
+fn is_plain_cell_text(bytes: &[u8]) -> bool {
+    none_marked(bytes, |word| {
+        unprintable_bytes(word) | equal_bytes(word, b',') | equal_bytes(word, b'"')
+    })
+}
+
+/// Appends `bytes`. Up to 32 bytes (most cells) as one or two overlapping
+/// copies of constant size, cut to length: for a few bytes a call to
+/// memcpy costs more than the copy.
+#[inline(always)]
+fn push_bytes(line: &mut Vec<u8>, bytes: &[u8]) {
+    match bytes.len() {
+        0 => {}
+        1..4 => {
+            for &byte in bytes {
+                line.push(byte);
+            }
+        }
+        4..8 => push_two_windows::<4>(line, bytes),
+        8..16 => push_two_windows::<8>(line, bytes),
+        16..=32 => push_two_windows::<16>(line, bytes),
+        _ => line.extend_from_slice(bytes),
     }
 }
 
-/// True when a spreadsheet could take `text` as a formula.
-pub fn looks_like_formula(text: &str) -> bool {
-    matches!(
-        text.as_bytes().first(),
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-    )
+/// Appends `bytes` (`N` to `2 * N` long) as its first `N` bytes, then its
+/// last `N` bytes over what the first copy wrote beyond the middle.
+#[inline(always)]
+fn push_two_windows<const N: usize>(line: &mut Vec<u8>, bytes: &[u8]) {
+    let len = bytes.len();
+    let window = |at: usize| -> [u8; N] {
+        let mut window = [0u8; N];
+        if let Some(source) = bytes.get(at..at + N) {
+            window.copy_from_slice(source);
+        }
+        window
+    };
+    let start = line.len();
+    line.extend_from_slice(&window(0));
+    line.truncate(start + len.saturating_sub(N));
+    line.extend_from_slice(&window(len.saturating_sub(N)));
+}
+
+/// Appends `text` with each `"` written as `escaped`.
+fn push_replacing_quotes(line: &mut Vec<u8>, text: &[u8], escaped: &[u8]) {
+    for (index, piece) in text.split(|&byte| byte == b'"').enumerate() {
+        if index > 0 {
+            line.extend_from_slice(escaped);
+        }
+        line.extend_from_slice(piece);
+    }
+}
+
+/// Appends one cell: `prefix` then `text`, quoted when needed (the two are
+/// one cell: the decision is over both).
+fn push_cell(line: &mut Vec<u8>, prefix: &[u8], text: &[u8]) {
+    if !needs_quotes(prefix) && !needs_quotes(text) {
+        push_bytes(line, prefix);
+        push_bytes(line, text);
+        return;
+    }
+    line.push(b'"');
+    push_replacing_quotes(line, prefix, b"\"\"");
+    push_replacing_quotes(line, text, b"\"\"");
+    line.push(b'"');
 }
 
 /// Captured bytes as cell text: lossy UTF-8, then (unless `raw`) control
@@ -130,171 +184,356 @@ fn cell_text(bytes: &[u8], raw: bool) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&escaped).into_owned())
 }
 
-/// Writes captured text, neutralised unless `raw`.
-fn write_data_field(
-    writer: &mut ::csv::Writer<RecordBuffer>,
-    scratch: &mut String,
-    raw: bool,
-    text: &str,
-) -> ::csv::Result<()> {
-    if !raw && looks_like_formula(text) {
-        scratch.clear();
-        scratch.push('\'');
-        scratch.push_str(text);
-        writer.write_field(scratch.as_bytes())
+/// Appends cell text, with a leading `'` when (unless `raw`) a spreadsheet
+/// could take it as a formula.
+fn push_neutralised(line: &mut Vec<u8>, raw: bool, text: &[u8]) {
+    let prefix: &[u8] = if !raw && starts_like_formula(text) {
+        b"'"
     } else {
-        writer.write_field(text)
-    }
+        b""
+    };
+    push_cell(line, prefix, text);
 }
 
-/// `"arg0" "arg \"1\""`: bcc `-q` quoting, joined by spaces.
-fn push_quoted_args(scratch: &mut String, args: &[Captured], raw: bool) {
+/// Appends captured text as a cell: escaped (unless `raw`, see
+/// [`cell_text`]), neutralised (unless `raw`) and quoted when needed.
+fn push_data_cell(line: &mut Vec<u8>, raw: bool, bytes: &[u8]) {
+    // Most captured text: no decoding, no escaping, and a `'` prefix
+    // cannot need quotes either.
+    if is_plain_cell_text(bytes) {
+        if !raw && starts_like_formula(bytes) {
+            line.push(b'\'');
+        }
+        push_bytes(line, bytes);
+        return;
+    }
+    // Printable ASCII is its own text, but holds `,` or `"`.
+    if is_printable_ascii_text(bytes) {
+        return push_neutralised(line, raw, bytes);
+    }
+    push_neutralised(line, raw, cell_text(bytes, raw).as_bytes());
+}
+
+/// argv as bcc `-q` quotes it (`"arg0" "arg \"1\""`, joined by spaces), as
+/// a cell. Unless empty that text begins with `"`, so the cell is always
+/// quoted (its quotes doubled) and never looks like a formula.
+fn push_args_cell(line: &mut Vec<u8>, raw: bool, args: &[Captured]) {
+    if args.is_empty() {
+        return;
+    }
+    line.push(b'"');
     for (index, arg) in args.iter().enumerate() {
         if index > 0 {
-            scratch.push(' ');
+            line.push(b' ');
         }
-        scratch.push('"');
-        let text = cell_text(captured_text(arg).unwrap_or_default(), raw);
-        for (piece_index, piece) in text.split('"').enumerate() {
-            if piece_index > 0 {
-                scratch.push_str("\\\"");
+        line.extend_from_slice(b"\"\"");
+        let bytes = captured_text(arg).unwrap_or_default();
+        // bcc's `\"`, its quote doubled for the cell: `\""`.
+        if is_printable_ascii_text(bytes) {
+            push_replacing_quotes(line, bytes, b"\\\"\"");
+        } else {
+            push_replacing_quotes(line, cell_text(bytes, raw).as_bytes(), b"\\\"\"");
+        }
+        line.extend_from_slice(b"\"\"");
+    }
+    line.push(b'"');
+}
+
+/// The `struct mount_attr` as a compact JSON object, as a cell (quoted: it
+/// holds `"` and `,`).
+fn push_attr_cell(line: &mut Vec<u8>, attr: MountAttr) {
+    let mut object = Vec::with_capacity(96);
+    object.extend_from_slice(b"{\"attr_set\":");
+    push_u64_words(&mut object, attr.attr_set);
+    object.extend_from_slice(b",\"attr_clr\":");
+    push_u64_words(&mut object, attr.attr_clr);
+    object.extend_from_slice(b",\"propagation\":");
+    push_u64_words(&mut object, attr.propagation);
+    object.extend_from_slice(b",\"userns_fd\":");
+    push_u64_words(&mut object, attr.userns_fd);
+    object.push(b'}');
+    push_cell(line, b"", &object);
+}
+
+fn push_value(line: &mut Vec<u8>, raw: bool, value: FieldValue<'_>) {
+    match value {
+        FieldValue::Text(captured) => {
+            if let Some(bytes) = captured_text(captured) {
+                push_data_cell(line, raw, bytes);
             }
-            scratch.push_str(piece);
         }
-        scratch.push('"');
+        FieldValue::Comm(comm) => push_data_cell(line, raw, comm_bytes(comm)),
+        // Digits, a sign, `@`, `true`/`false`: never quoted.
+        FieldValue::Signed(number) | FieldValue::Maybe(Some(number)) => {
+            push_i64_words(line, number)
+        }
+        FieldValue::Unsigned(number) => push_u64_words(line, number),
+        FieldValue::Bool(flag) => push_bytes(line, if flag { b"true" } else { b"false" }),
+        FieldValue::Identity(Some((pid, start))) => {
+            push_u64_words(line, u64::from(pid));
+            line.push(b'@');
+            push_u64_words(line, start);
+        }
+        FieldValue::Identity(None) | FieldValue::Maybe(None) | FieldValue::Derived(None) => {}
+        FieldValue::Derived(Some(value)) => push_data_cell(line, raw, &value.bytes()),
+        FieldValue::Args(args) => push_args_cell(line, raw, args),
+        FieldValue::Attr(captured) => {
+            if let Some(attr) = captured_attr(captured) {
+                push_attr_cell(line, attr);
+            }
+        }
     }
 }
 
-fn write_cell(
-    writer: &mut ::csv::Writer<RecordBuffer>,
-    scratch: &mut String,
-    raw: bool,
-    cell: Cell<'_>,
-) -> ::csv::Result<()> {
-    let value = match cell {
-        Cell::Empty => return writer.write_field(b""),
-        Cell::Plain(text) => return writer.write_field(text),
-        Cell::Data(bytes) => {
-            return write_data_field(writer, scratch, raw, &cell_text(bytes, raw));
+/// The `time` cell, RFC 3339 UTC with nanoseconds: the text up to the
+/// fraction from [`Rfc3339Formatter`] once per second, the nanoseconds
+/// written here for each event (eight digits at a time).
+#[derive(Debug)]
+struct TimeCell {
+    formatter: Rfc3339Formatter,
+    /// The second whose text `prefix` holds.
+    second: Option<i64>,
+    /// `YYYY-MM-DDTHH:MM:SS.` of `second`.
+    prefix: [u8; 20],
+}
+
+impl TimeCell {
+    fn new() -> TimeCell {
+        TimeCell {
+            formatter: Rfc3339Formatter::new(),
+            second: None,
+            prefix: [0; 20],
         }
-        Cell::Value(value) => value,
-    };
-    scratch.clear();
-    // Writing to a String cannot fail.
-    match value {
-        FieldValue::Text(captured) => match captured_text(captured) {
-            None => writer.write_field(b""),
-            Some(bytes) => write_data_field(writer, scratch, raw, &cell_text(bytes, raw)),
-        },
-        FieldValue::Comm(comm) => {
-            write_data_field(writer, scratch, raw, &cell_text(comm_bytes(comm), raw))
-        }
-        FieldValue::Signed(number) => {
-            let _ = write!(scratch, "{number}");
-            writer.write_field(scratch.as_bytes())
-        }
-        FieldValue::Unsigned(number) => {
-            let _ = write!(scratch, "{number}");
-            writer.write_field(scratch.as_bytes())
-        }
-        FieldValue::Bool(flag) => writer.write_field(if flag { "true" } else { "false" }),
-        FieldValue::Identity(None) | FieldValue::Maybe(None) | FieldValue::Derived(None) => {
-            writer.write_field(b"")
-        }
-        FieldValue::Derived(Some(value)) => {
-            write_data_field(writer, scratch, raw, &cell_text(&value.bytes(), raw))
-        }
-        FieldValue::Identity(Some((pid, start))) => {
-            let _ = write!(scratch, "{pid}@{start}");
-            writer.write_field(scratch.as_bytes())
-        }
-        FieldValue::Maybe(Some(number)) => {
-            let _ = write!(scratch, "{number}");
-            writer.write_field(scratch.as_bytes())
-        }
-        FieldValue::Args(args) => {
-            push_quoted_args(scratch, args, raw);
-            if !raw && looks_like_formula(scratch) {
-                scratch.insert(0, '\'');
-            }
-            writer.write_field(scratch.as_bytes())
-        }
-        FieldValue::Attr(captured) => match captured_attr(captured) {
-            None => writer.write_field(b""),
-            Some(attr) => {
-                let _ = write!(
-                    scratch,
-                    "{{\"attr_set\":{},\"attr_clr\":{},\"propagation\":{},\"userns_fd\":{}}}",
-                    attr.attr_set, attr.attr_clr, attr.propagation, attr.userns_fd
-                );
-                writer.write_field(scratch.as_bytes())
-            }
-        },
     }
+
+    /// Appends the text of `wall_ns` (nanoseconds since the Unix epoch).
+    #[inline]
+    fn push(&mut self, line: &mut Vec<u8>, wall_ns: i64) {
+        const NANOS_PER_SECOND: i64 = 1_000_000_000;
+        let second = wall_ns.div_euclid(NANOS_PER_SECOND);
+        // 0..1e9, also before 1970.
+        let nanos = wall_ns.rem_euclid(NANOS_PER_SECOND).unsigned_abs();
+        if self.second != Some(second) {
+            let text = self.formatter.format(wall_ns).as_bytes();
+            if let Some(prefix) = text.get(..self.prefix.len()) {
+                self.prefix.copy_from_slice(prefix);
+            }
+            self.second = Some(second);
+        }
+        line.extend_from_slice(&self.prefix);
+        line.push(b'0' + (nanos / 100_000_000) as u8);
+        line.extend_from_slice(&(eight_digits(nanos % 100_000_000) | ASCII_ZEROS).to_le_bytes());
+        line.push(b'Z');
+    }
+}
+
+/// The columns [`push_common_cells`] writes, in order: the first ones.
+const COMMON: [Column; 15] = [
+    Column::Event,
+    Column::Time,
+    Column::TsNs,
+    Column::Pid,
+    Column::Tid,
+    Column::Ppid,
+    Column::Uid,
+    Column::Gid,
+    Column::Comm,
+    Column::Pcomm,
+    Column::MntNs,
+    Column::CgroupId,
+    Column::Ret,
+    Column::Error,
+    Column::LatencyNs,
+];
+
+const _: () = {
+    let mut index = 0;
+    while index < COMMON.len() {
+        assert!(COMMON[index] as usize == index);
+        index += 1;
+    }
+};
+
+/// Appends the cells every event has, the columns `event` to `latency_ns`,
+/// straight from the event. Our own text (event name, time, errno name)
+/// needs neither quotes nor neutralising; numbers never do.
+fn push_common_cells(line: &mut Vec<u8>, raw: bool, time: &mut TimeCell, event: &Event) {
+    push_bytes(line, event.syscall.event_name().as_bytes());
+    line.push(b',');
+    time.push(line, event.wall_ns);
+    for number in [
+        event.ts_ns,
+        u64::from(event.pid),
+        u64::from(event.tid),
+        u64::from(event.ppid),
+        u64::from(event.uid),
+        u64::from(event.gid),
+    ] {
+        line.push(b',');
+        push_u64_words(line, number);
+    }
+    line.push(b',');
+    // A `Comm` ends before its first NUL already.
+    push_data_cell(line, raw, &event.comm);
+    line.push(b',');
+    push_data_cell(line, raw, &event.pcomm);
+    line.push(b',');
+    push_u64_words(line, u64::from(event.mnt_ns));
+    line.push(b',');
+    push_u64_words(line, event.cgroup_id);
+    line.push(b',');
+    // An unfinished call has no ret, error or latency: empty cells.
+    if let Some(ret) = event.returned() {
+        push_i64_words(line, ret);
+        line.push(b',');
+        if let Some(name) = errno::error_name(ret) {
+            push_bytes(line, name.as_bytes());
+        }
+        line.push(b',');
+        push_u64_words(line, event.latency_ns);
+    } else {
+        line.extend_from_slice(b",,");
+    }
+}
+
+/// One cell after the common ones.
+#[derive(Debug, Clone, Copy)]
+enum Cell<'a> {
+    Empty,
+    /// Our own text (the unfinished reason): never quoted (a test checks
+    /// every name), never neutralised.
+    Plain(&'a str),
+    /// Text from the capture outside the captured arguments (cgroup path):
+    /// escaped and neutralised like captured text.
+    Data(&'a [u8]),
+    Value(FieldValue<'a>),
+}
+
+fn push_cell_of(line: &mut Vec<u8>, raw: bool, cell: Cell<'_>) {
+    match cell {
+        Cell::Empty => {}
+        Cell::Plain(text) => push_bytes(line, text.as_bytes()),
+        Cell::Data(bytes) => push_data_cell(line, raw, bytes),
+        Cell::Value(value) => push_value(line, raw, value),
+    }
+}
+
+/// The first column after the common ones.
+const FIRST_TAIL: usize = COMMON.len();
+
+/// How many columns come after the common ones.
+const TAIL_LEN: usize = Column::COUNT - FIRST_TAIL;
+
+// The tail's columns are the bits of a u64 (`Tail::filled`).
+const _: () = assert!(TAIL_LEN <= 64);
+
+/// `,` repeated: the separators of a run of empty cells.
+const COMMAS: [u8; Column::COUNT] = [b','; Column::COUNT];
+
+/// The cells of one event's row after the common ones, by column: the
+/// syscall's own fields, `cgroup_path`, `unfinished` and
+/// `unfinished_reason`. Bit `i` of `filled` is set when column
+/// `FIRST_TAIL + i` has a cell, so that the writer goes from one such
+/// column to the next (most of a row's cells are empty).
+struct Tail<'a> {
+    cells: [Cell<'a>; TAIL_LEN],
+    filled: u64,
+}
+
+/// Appends the cells after the common ones, and the newline.
+fn push_tail_cells(line: &mut Vec<u8>, raw: bool, event: &Event) {
+    // Built here, where it is written (it is over a kilobyte: returned from
+    // a constructor it would be copied).
+    let mut tail = Tail {
+        cells: [Cell::Empty; TAIL_LEN],
+        filled: 0,
+    };
+    tail.fill(event);
+    tail.write(line, raw);
+}
+
+impl<'a> Tail<'a> {
+    fn fill(&mut self, event: &'a Event) {
+        if let Some(path) = event.cgroup_path.as_deref() {
+            self.set(Column::CgroupPath, Cell::Data(path));
+        }
+        self.set(
+            Column::Unfinished,
+            Cell::Value(FieldValue::Bool(event.unfinished.is_some())),
+        );
+        if let Some(reason) = event.unfinished {
+            self.set(Column::UnfinishedReason, Cell::Plain(reason.name()));
+        }
+        for &(column, value) in SyscallFields::of(event).iter() {
+            self.set(column, Cell::Value(value));
+        }
+    }
+
+    /// Puts `cell` at `column`. The common columns are not the tail's:
+    /// `push_common_cells` writes them, and a syscall never has one (a test
+    /// checks every kind).
+    fn set(&mut self, column: Column, cell: Cell<'a>) {
+        let Some(index) = (column as usize).checked_sub(FIRST_TAIL) else {
+            return;
+        };
+        if let Some(slot) = self.cells.get_mut(index) {
+            *slot = cell;
+            self.filled |= 1 << index;
+        }
+    }
+
+    /// Appends the tail after the common cells: a comma before each column,
+    /// the filled cells, and the newline.
+    fn write(&self, line: &mut Vec<u8>, raw: bool) {
+        let mut filled = self.filled;
+        // The commas up to a column are one more than the empty cells
+        // since the last one written (the common cells at first).
+        let mut next = 0;
+        while filled != 0 {
+            let index = filled.trailing_zeros() as usize;
+            filled &= filled - 1;
+            push_commas(line, index + 1 - next);
+            if let Some(&cell) = self.cells.get(index) {
+                push_cell_of(line, raw, cell);
+            }
+            next = index + 1;
+        }
+        push_commas(line, TAIL_LEN - next);
+        line.push(b'\n');
+    }
+}
+
+/// Appends `count` commas (at most [`Column::COUNT`]): all of [`COMMAS`]
+/// (a copy of constant size), cut to length.
+#[inline(always)]
+fn push_commas(line: &mut Vec<u8>, count: usize) {
+    let end = line.len() + count.min(COMMAS.len());
+    line.extend_from_slice(&COMMAS);
+    line.truncate(end);
 }
 
 impl Renderer for CsvRenderer {
     fn begin(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        self.writer
-            .write_record(Column::ALL.iter().map(|column| column.name()))
-            .map_err(csv_error)?;
-        self.writer.flush()?;
-        self.buffer.drain_into(out)
+        self.line.clear();
+        for (index, column) in Column::ALL.iter().enumerate() {
+            if index > 0 {
+                self.line.push(b',');
+            }
+            push_cell(&mut self.line, b"", column.name().as_bytes());
+        }
+        self.line.push(b'\n');
+        out.write_all(&self.line)
     }
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
-        let CsvRenderer {
-            writer,
-            buffer,
-            scratch,
-            time,
-            raw,
-        } = self;
-        let mut cells = [Cell::Empty; Column::COUNT];
-        let number = |value: u64| Cell::Value(FieldValue::Unsigned(value));
-        cells[Column::Event as usize] = Cell::Plain(event.syscall.event_name());
-        cells[Column::Time as usize] = Cell::Plain(time.format(event.wall_ns));
-        cells[Column::TsNs as usize] = number(event.ts_ns);
-        cells[Column::Pid as usize] = number(u64::from(event.pid));
-        cells[Column::Tid as usize] = number(u64::from(event.tid));
-        cells[Column::Ppid as usize] = number(u64::from(event.ppid));
-        cells[Column::Uid as usize] = number(u64::from(event.uid));
-        cells[Column::Gid as usize] = number(u64::from(event.gid));
-        cells[Column::Comm as usize] = Cell::Value(FieldValue::Comm(&event.comm));
-        cells[Column::Pcomm as usize] = Cell::Value(FieldValue::Comm(&event.pcomm));
-        cells[Column::MntNs as usize] = number(u64::from(event.mnt_ns));
-        cells[Column::CgroupId as usize] = number(event.cgroup_id);
-        if let Some(path) = event.cgroup_path.as_deref() {
-            cells[Column::CgroupPath as usize] = Cell::Data(path);
-        }
-        // An unfinished call has no ret, error or latency: empty cells.
-        if let Some(ret) = event.returned() {
-            cells[Column::Ret as usize] = Cell::Value(FieldValue::Signed(ret));
-            if let Some(name) = errno::error_name(ret) {
-                cells[Column::Error as usize] = Cell::Plain(name);
-            }
-            cells[Column::LatencyNs as usize] = number(event.latency_ns);
-        }
-        cells[Column::Unfinished as usize] =
-            Cell::Value(FieldValue::Bool(event.unfinished.is_some()));
-        if let Some(reason) = event.unfinished {
-            cells[Column::UnfinishedReason as usize] = Cell::Plain(reason.name());
-        }
-        let fields = SyscallFields::of(event);
-        for &(column, value) in fields.iter() {
-            cells[column as usize] = Cell::Value(value);
-        }
-        for cell in cells {
-            write_cell(writer, scratch, *raw, cell).map_err(csv_error)?;
-        }
-        writer.write_record(None::<&[u8]>).map_err(csv_error)?;
-        writer.flush()?;
-        buffer.drain_into(out)
+        let CsvRenderer { line, time, raw } = self;
+        line.clear();
+        push_common_cells(line, *raw, time, event);
+        push_tail_cells(line, *raw, event);
+        out.write_all(line)
     }
 
     fn end(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        self.writer.flush()?;
-        self.buffer.drain_into(out)?;
         out.flush()
     }
 }
@@ -302,7 +541,7 @@ impl Renderer for CsvRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Args, Comm, Syscall};
+    use crate::event::{Args, Comm, Syscall, Unfinished};
     use crate::render::test_events::*;
     use crate::render::Format;
 
@@ -329,6 +568,303 @@ clone_flags,thread,exit_code,signal,core_dumped,lifetime_ns,container_id,runtime
             .records()
             .map(|record| record.expect("valid CSV"))
             .collect()
+    }
+
+    /// One record of `cells` as the `csv` crate's default writer writes it.
+    fn csv_crate_record<T: AsRef<[u8]>>(cells: &[T]) -> Vec<u8> {
+        let mut writer = ::csv::WriterBuilder::new().from_writer(Vec::new());
+        writer.write_record(cells).expect("Vec write");
+        writer.into_inner().expect("flushed")
+    }
+
+    fn our_record<T: AsRef<[u8]>>(cells: &[T]) -> Vec<u8> {
+        let mut line = Vec::new();
+        for (index, cell) in cells.iter().enumerate() {
+            if index > 0 {
+                line.push(b',');
+            }
+            push_cell(&mut line, b"", cell.as_ref());
+        }
+        line.push(b'\n');
+        line
+    }
+
+    /// A captured-text cell as the `csv`-crate renderer wrote it: decoded,
+    /// escaped, neutralised, then quoted by the crate.
+    fn reference_data_cell(bytes: &[u8], raw: bool) -> Vec<u8> {
+        let text = cell_text(bytes, raw);
+        let cell = if !raw && looks_like_formula(&text) {
+            format!("'{text}")
+        } else {
+            text.into_owned()
+        };
+        csv_crate_record(&["x", &cell])
+    }
+
+    /// argv as the `csv`-crate renderer wrote it.
+    fn reference_args_cell(args: &[Captured], raw: bool) -> Vec<u8> {
+        let mut joined = String::new();
+        for (index, arg) in args.iter().enumerate() {
+            if index > 0 {
+                joined.push(' ');
+            }
+            let text = cell_text(captured_text(arg).unwrap_or_default(), raw);
+            joined.push('"');
+            joined.push_str(&text.replace('"', "\\\""));
+            joined.push('"');
+        }
+        if !raw && looks_like_formula(&joined) {
+            joined.insert(0, '\'');
+        }
+        csv_crate_record(&["x", &joined])
+    }
+
+    /// `x,` then what `push` appends, then the newline: one record.
+    fn our_cell(push: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let mut line = b"x,".to_vec();
+        push(&mut line);
+        line.push(b'\n');
+        line
+    }
+
+    #[test]
+    fn quoting_like_the_csv_crate() {
+        let cells: Vec<Vec<u8>> = [
+            &b""[..],
+            b"plain",
+            b"a,b",
+            b"say \"hi\"",
+            b"line\nbreak",
+            b"cr\rhere",
+            b"\"",
+            b",,,,,,,,,",
+            b"0123456789abcdef,",
+            b"0123456\"",
+            b"'=1+2",
+            b"tab\tand space ",
+            "ünïcödé".as_bytes(),
+        ]
+        .iter()
+        .map(|cell| cell.to_vec())
+        .collect();
+        assert_eq!(our_record(&cells), csv_crate_record(&cells));
+        // The prefix and the text are one cell.
+        let mut line = Vec::new();
+        push_cell(&mut line, b"'", b"=a,\"b\"");
+        assert_eq!(line, b"\"'=a,\"\"b\"\"\"");
+    }
+
+    #[test]
+    fn own_text_never_needs_quotes() {
+        let mut time = Rfc3339Formatter::new();
+        let names = Syscall::ALL
+            .iter()
+            .map(|syscall| syscall.event_name())
+            .chain(Unfinished::ALL.iter().map(|reason| reason.name()))
+            .chain((-5000..0).filter_map(errno::error_name))
+            .map(str::to_string)
+            .chain([time.format(WALL_NS).to_string()]);
+        for name in names {
+            assert!(!needs_quotes(name.as_bytes()), "{name}");
+            assert!(!looks_like_formula(&name), "{name}");
+        }
+    }
+
+    /// Bytes that matter to quoting, escaping, formulas and UTF-8.
+    fn interesting_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let byte = prop_oneof![
+            proptest::sample::select(b"a ,\"\r\n\t\\'=+-@\x00\x1b\x7f".to_vec()),
+            proptest::sample::select(vec![0x80u8, 0x9b, 0xc2, 0xc3, 0xbc, 0xe2, 0x80, 0xae, 0xff]),
+            any::<u8>(),
+        ];
+        proptest::collection::vec(byte, 0..40)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_cells_like_the_csv_crate(
+            cells in proptest::collection::vec(
+                proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+                2..6,
+            ),
+            picked in proptest::collection::vec(interesting_bytes(), 2..6),
+        ) {
+            proptest::prop_assert_eq!(our_record(&cells), csv_crate_record(&cells));
+            proptest::prop_assert_eq!(our_record(&picked), csv_crate_record(&picked));
+        }
+
+        #[test]
+        fn data_cells_like_the_csv_crate_renderer(bytes in interesting_bytes(), raw: bool) {
+            proptest::prop_assert_eq!(
+                our_cell(|line| push_data_cell(line, raw, &bytes)),
+                reference_data_cell(&bytes, raw)
+            );
+        }
+
+        #[test]
+        fn args_cells_like_the_csv_crate_renderer(
+            argv in proptest::collection::vec(
+                proptest::option::weighted(0.9, interesting_bytes()),
+                0..4,
+            ),
+            raw: bool,
+        ) {
+            // `None`: an argument whose memory could not be read.
+            let args: Vec<Captured> = argv
+                .iter()
+                .map(|arg| arg.as_deref().map_or_else(unreadable, text))
+                .collect();
+            proptest::prop_assert_eq!(
+                our_cell(|line| push_args_cell(line, raw, &args)),
+                reference_args_cell(&args, raw)
+            );
+        }
+    }
+
+    #[test]
+    fn time_cell_like_the_formatter() {
+        let mut cell = TimeCell::new();
+        let mut formatter = Rfc3339Formatter::new();
+        let mut values = vec![0, 1, -1, 999_999_999, 1_000_000_000, i64::MIN, i64::MAX];
+        for base in [WALL_NS, -WALL_NS, 86_400_000_000_000] {
+            values.extend([
+                base,
+                base + 1,
+                base - 1,
+                base + 7,
+                base + 1_000_000_000,
+                base,
+            ]);
+        }
+        for wall_ns in values {
+            let mut line = b"x".to_vec();
+            cell.push(&mut line, wall_ns);
+            let expected = format!("x{}", formatter.format(wall_ns));
+            assert_eq!(String::from_utf8_lossy(&line), expected, "{wall_ns}");
+        }
+    }
+
+    /// One event of every syscall kind, with every field there is.
+    fn one_of_each_kind() -> Vec<Event> {
+        Syscall::ALL
+            .iter()
+            .map(|&syscall| {
+                let args = match syscall {
+                    Syscall::Execve | Syscall::Execveat => Args::Exec {
+                        dirfd: Some(3),
+                        flags: Some(0x1000),
+                        filename: text(b"/bin/x"),
+                        args: vec![text(b"x")],
+                        args_truncated: true,
+                    },
+                    Syscall::Mount => Args::Mount {
+                        source: text(b"a"),
+                        target: text(b"b"),
+                        fstype: text(b"c"),
+                        flags: 1,
+                        data: text(b"d"),
+                    },
+                    Syscall::Umount => Args::Umount {
+                        target: text(b"b"),
+                        flags: 2,
+                    },
+                    Syscall::Fsopen => Args::Fsopen {
+                        fsname: text(b"ext4"),
+                        flags: 1,
+                    },
+                    Syscall::Fsconfig => Args::Fsconfig {
+                        fd: 3,
+                        cmd: 1,
+                        key: text(b"k"),
+                        value: text(b"v"),
+                        aux: -1,
+                    },
+                    Syscall::Fsmount => Args::Fsmount {
+                        fs_fd: 3,
+                        flags: 1,
+                        attr_flags: 2,
+                    },
+                    Syscall::MoveMount => Args::MoveMount {
+                        from_dirfd: 3,
+                        from_path: text(b"f"),
+                        to_dirfd: 4,
+                        to_path: text(b"t"),
+                        flags: 5,
+                    },
+                    Syscall::OpenTree => Args::OpenTree {
+                        dirfd: 3,
+                        path: text(b"p"),
+                        flags: 1,
+                    },
+                    Syscall::MountSetattr => Args::MountSetattr {
+                        dirfd: 3,
+                        path: text(b"p"),
+                        flags: 1,
+                        attr: text(&[1, 0, 0, 0, 0, 0, 0, 0]),
+                        size: 32,
+                    },
+                    Syscall::Fspick => Args::Fspick {
+                        dirfd: 3,
+                        path: text(b"p"),
+                        flags: 1,
+                    },
+                    Syscall::Fork => Args::Fork {
+                        child_pid: 5,
+                        child_tid: 6,
+                        clone_flags: 0x11,
+                        child_start_ns: 7,
+                    },
+                    Syscall::Exit => Args::Exit {
+                        status: 0x8b,
+                        start_ns: 1,
+                    },
+                };
+                let mut event = event(syscall, args);
+                event.proc_start_ns = Some(1);
+                event.parent_start_ns = Some(2);
+                let id = b"0123456789abcdef".repeat(4);
+                let path = [&b"/system.slice/docker-"[..], &id, b".scope"].concat();
+                event.cgroup_path = Some(std::sync::Arc::from(path));
+                event
+            })
+            .collect()
+    }
+
+    #[test]
+    fn syscall_fields_come_after_the_common_columns() {
+        for event in one_of_each_kind() {
+            for &(column, _) in SyscallFields::of(&event).iter() {
+                assert!(
+                    column as usize >= FIRST_TAIL,
+                    "{:?}: {column:?}",
+                    event.syscall
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_has_every_column() {
+        let events = one_of_each_kind();
+        let output = render(false, &events);
+        let records = parse(&output);
+        assert_eq!(records.len(), events.len());
+        for (record, event) in records.iter().zip(&events) {
+            assert_eq!(record.len(), Column::COUNT);
+            assert_eq!(&record[Column::Event as usize], event.syscall.event_name());
+            for &(column, value) in SyscallFields::of(event).iter() {
+                let mut cell = Vec::new();
+                push_value(&mut cell, false, value);
+                let cell = String::from_utf8(cell).expect("UTF-8");
+                // The cell's text, as a CSV reader gives it back.
+                let text = parse(&format!("h\n{cell}\n"))
+                    .first()
+                    .map(|row| row[0].to_string())
+                    .unwrap_or_default();
+                assert_eq!(&record[column as usize], text, "{column:?}");
+            }
+        }
     }
 
     #[test]

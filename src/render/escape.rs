@@ -35,6 +35,76 @@ fn is_printable_ascii(byte: u8) -> bool {
     (0x20..0x7f).contains(&byte)
 }
 
+const ONES: u64 = u64::from_ne_bytes([1; 8]);
+const HIGH: u64 = ONES * 0x80;
+
+/// Eight bytes at once (a little-endian word): non-zero when one of them
+/// is not printable ASCII (below 0x20, 0x7f, or from 0x80 up). Borrows and
+/// carries only mark bytes above a real one, so "non-zero" is exact.
+#[inline(always)]
+pub(crate) fn unprintable_bytes(word: u64) -> u64 {
+    let control = word.wrapping_sub(ONES * 0x20);
+    // 0x7f + 1 carries into the high bit; 0x80.. have it already.
+    let high = word.wrapping_add(ONES) | word;
+    (control & !word | high) & HIGH
+}
+
+/// Eight bytes at once: non-zero when one of them is `byte` (exact, as
+/// [`unprintable_bytes`]).
+#[inline(always)]
+pub(crate) fn equal_bytes(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
+/// True when `special` (a word test as above) marks no byte of `bytes`: a
+/// word at a time, the tail as an overlapping last word, a string shorter
+/// than a word as one word of its bytes (see [`short_word`]).
+#[inline(always)]
+pub(crate) fn none_marked(bytes: &[u8], special: impl Fn(u64) -> u64) -> bool {
+    let Some(last) = bytes.len().checked_sub(8) else {
+        return short_word(bytes).is_none_or(|word| special(word) == 0);
+    };
+    let word = |chunk: &[u8]| {
+        let mut word = [0u8; 8];
+        if let Some(source) = chunk.get(..8) {
+            word.copy_from_slice(source);
+        }
+        u64::from_le_bytes(word)
+    };
+    bytes.chunks_exact(8).all(|chunk| special(word(chunk)) == 0)
+        && special(word(bytes.get(last..).unwrap_or_default())) == 0
+}
+
+/// A word holding every byte of `bytes` (shorter than a word) and no other,
+/// some repeated: the first four and the last four (overlapping), or the
+/// first, middle and last of three or fewer. `None` for no bytes.
+#[inline(always)]
+fn short_word(bytes: &[u8]) -> Option<u64> {
+    let len = bytes.len();
+    if len >= 4 {
+        let half = |at: usize| {
+            let mut half = [0u8; 4];
+            if let Some(source) = bytes.get(at..at + 4) {
+                half.copy_from_slice(source);
+            }
+            u64::from(u32::from_le_bytes(half))
+        };
+        return Some(half(0) | (half(len - 4) << 32));
+    }
+    let (&first, &middle, &last) = (bytes.first()?, bytes.get(len / 2)?, bytes.last()?);
+    Some(u64::from_le_bytes([
+        first, middle, last, first, first, first, first, first,
+    ]))
+}
+
+/// True when every byte of `bytes` is printable ASCII (0x20..=0x7e): text
+/// that is valid UTF-8 and has nothing [`push_terminal_safe`] escapes.
+#[inline]
+pub fn is_printable_ascii_text(bytes: &[u8]) -> bool {
+    none_marked(bytes, unprintable_bytes)
+}
+
 /// Appends `bytes` with terminal-unsafe bytes escaped as `\xNN` (see the
 /// module doc). With `newline_as_backslash_n`, a newline becomes the two
 /// characters `\n` instead (bcc execsnoop's ARGS rule).
@@ -249,6 +319,60 @@ mod tests {
         pad_bytes(&mut out, 0, 3);
         pad_chars(&mut out, 0, 3);
         assert_eq!(out, b"toolong");
+    }
+
+    #[test]
+    fn word_tests_agree_with_the_byte_tests() {
+        for byte in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = byte;
+                let word = u64::from_le_bytes(word);
+                let printable = is_printable_ascii(byte);
+                assert_eq!(unprintable_bytes(word) == 0, printable, "{byte:#x}");
+                if !printable {
+                    assert_eq!(unprintable_bytes(word).trailing_zeros() / 8, at as u32);
+                }
+                for probe in [b',', b'"', 0, 0xff] {
+                    let marked = equal_bytes(word, probe);
+                    assert_eq!(marked != 0, byte == probe, "{byte:#x} {probe:#x}");
+                    if byte == probe {
+                        assert_eq!(marked.trailing_zeros() / 8, at as u32, "{byte:#x}");
+                    }
+                }
+            }
+        }
+        // Every length and position, against the byte-at-a-time answer.
+        let text = b"0123456789abcdefghijklmnopqrstuv";
+        for len in 0..=text.len() {
+            assert!(is_printable_ascii_text(&text[..len]));
+            for at in 0..len {
+                for special in [0u8, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff] {
+                    let mut bytes = text[..len].to_vec();
+                    bytes[at] = special;
+                    let printable = bytes.iter().all(|&b| is_printable_ascii(b));
+                    assert_eq!(is_printable_ascii_text(&bytes), printable, "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn printable_ascii_text_like_the_byte_test(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![0x20u8..0x7f, proptest::num::u8::ANY],
+                0..40,
+            )
+        ) {
+            let printable = bytes.iter().all(|&b| is_printable_ascii(b));
+            proptest::prop_assert_eq!(is_printable_ascii_text(&bytes), printable);
+            let has_comma = bytes.contains(&b',');
+            proptest::prop_assert_eq!(
+                !none_marked(&bytes, |word| equal_bytes(word, b',')),
+                has_comma
+            );
+        }
     }
 
     #[test]
