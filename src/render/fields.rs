@@ -268,6 +268,8 @@ pub struct SyscallFields<'a> {
 }
 
 impl<'a> SyscallFields<'a> {
+    // Inlined: built where it is used, instead of copied out.
+    #[inline]
     pub fn of(event: &'a Event) -> SyscallFields<'a> {
         let mut fields = SyscallFields {
             items: [(Column::Event, FieldValue::Bool(false)); MAX_SYSCALL_FIELDS],

@@ -454,12 +454,13 @@ impl Reassembler {
         self.observe(exit.ts_ns);
         let tid = exit.tid;
         let mut paired = None;
-        if let Some(p) = self.pending.get(&tid) {
+        // Whatever is pending on the thread ends here: its call or another
+        // one, which the thread left (that call's exit was lost).
+        if let Some(p) = self.remove_pending(tid) {
             if pairs_with(p.entry.syscall, exit.syscall) {
-                paired = self.remove_pending(tid);
-            } else if let Some(other) = self.remove_pending(tid) {
-                // The thread left that other syscall: its exit was lost.
-                self.flush(other, IncompleteReason::Superseded);
+                paired = Some(p);
+            } else {
+                self.flush(p, IncompleteReason::Superseded);
             }
         }
         if paired.is_none() && exit.syscall.is_exec() && tid == exit.pid {
