@@ -485,9 +485,19 @@ mod v1 {
     const FSCONFIG_SET_PATH: u32 = 3;
     const FSCONFIG_SET_PATH_EMPTY: u32 = 4;
 
+    /// Copies the raw struct `T` from the start of `raw` (an error when
+    /// `raw` is shorter). The copy has the struct's size, known at compile
+    /// time, so it is a few vector moves instead of a call to memcpy.
+    fn copy_struct<T: plain::Plain>(into: &mut T, raw: &[u8]) -> Result<(), plain::Error> {
+        let bytes = raw
+            .get(..std::mem::size_of::<T>())
+            .ok_or(plain::Error::TooShort)?;
+        plain::copy_from_bytes(into, bytes)
+    }
+
     fn read_header(raw: &[u8]) -> Result<sc_record_header, DecodeError> {
         let mut hdr = sc_record_header::default();
-        plain::copy_from_bytes(&mut hdr, raw).map_err(|_| DecodeError::TooShort {
+        copy_struct(&mut hdr, raw).map_err(|_| DecodeError::TooShort {
             len: raw.len(),
             need: HEADER_SIZE,
         })?;
@@ -581,7 +591,7 @@ mod v1 {
     fn decode_fork(raw: &[u8]) -> Result<ForkRecord, DecodeError> {
         exact_size(raw, FORK_SIZE)?;
         let mut f = sc_fork::default();
-        plain::copy_from_bytes(&mut f, raw).map_err(|_| DecodeError::TooShort {
+        copy_struct(&mut f, raw).map_err(|_| DecodeError::TooShort {
             len: raw.len(),
             need: FORK_SIZE,
         })?;
@@ -615,7 +625,7 @@ mod v1 {
     fn decode_proc_exit(raw: &[u8]) -> Result<ProcExitRecord, DecodeError> {
         exact_size(raw, PROC_EXIT_SIZE)?;
         let mut x = sc_proc_exit::default();
-        plain::copy_from_bytes(&mut x, raw).map_err(|_| DecodeError::TooShort {
+        copy_struct(&mut x, raw).map_err(|_| DecodeError::TooShort {
             len: raw.len(),
             need: PROC_EXIT_SIZE,
         })?;
@@ -653,7 +663,7 @@ mod v1 {
             });
         }
         let mut e = sc_enter::default();
-        plain::copy_from_bytes(&mut e, raw).map_err(|_| DecodeError::TooShort {
+        copy_struct(&mut e, raw).map_err(|_| DecodeError::TooShort {
             len: raw.len(),
             need: ENTER_SIZE,
         })?;
@@ -753,7 +763,7 @@ mod v1 {
             });
         }
         let mut x = sc_exit::default();
-        plain::copy_from_bytes(&mut x, raw).map_err(|_| DecodeError::TooShort {
+        copy_struct(&mut x, raw).map_err(|_| DecodeError::TooShort {
             len: raw.len(),
             need: EXIT_SIZE,
         })?;
@@ -784,7 +794,7 @@ mod v1 {
             });
         }
         let mut e = sc_enter::default();
-        plain::copy_from_bytes(&mut e, raw).map_err(|_| DecodeError::TooShort {
+        copy_struct(&mut e, raw).map_err(|_| DecodeError::TooShort {
             len: raw.len(),
             need: ENTER_SIZE,
         })?;
@@ -1044,7 +1054,7 @@ mod v1 {
                 remaining,
             };
             let mut item = sc_str::default();
-            plain::copy_from_bytes(&mut item, self.rest)
+            copy_struct(&mut item, self.rest)
                 .map_err(|_| overrun(STR_SIZE, self.rest.len()))?;
             let len = usize::from(u16::from_le(item.len));
             let flags = u16::from_le(item.flags);
