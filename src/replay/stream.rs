@@ -395,6 +395,49 @@ fn unpaired_warnings(pairing: &ReassemblyStats) -> Vec<String> {
     lines
 }
 
+/// A capture's cgroup id → path mappings, with the last lookup
+/// remembered (runs of events share a cgroup).
+#[derive(Debug, Default)]
+struct CgroupPaths {
+    paths: rustc_hash::FxHashMap<u64, Arc<[u8]>>,
+    last: Option<(u64, Option<Arc<[u8]>>)>,
+}
+
+impl CgroupPaths {
+    fn insert(&mut self, id: u64, path: Arc<[u8]>) {
+        self.paths.insert(id, path);
+        self.last = None;
+    }
+
+    /// The path the capture stored for cgroup `id`, if any.
+    fn get(&mut self, id: u64) -> Option<Arc<[u8]>> {
+        match &self.last {
+            Some((last, path)) if *last == id => path.clone(),
+            _ => {
+                let path = self.paths.get(&id).cloned();
+                self.last = Some((id, path.clone()));
+                path
+            }
+        }
+    }
+}
+
+/// Joins the event's cgroup path and process identities, then says whether
+/// the filter (and `--descendants-of`) lets it through.
+fn select_event(
+    cgroup_paths: &mut CgroupPaths,
+    lineage: &Lineage,
+    filter: &Filter,
+    descendants_of: Option<u32>,
+    event: &mut Event,
+) -> bool {
+    event.cgroup_path = cgroup_paths.get(event.cgroup_id);
+    if !event.syscall.is_lifecycle() {
+        lineage.annotate(event);
+    }
+    filter.matches(event) && descendants_of.is_none_or(|a| lineage.is_descendant(event, a))
+}
+
 /// What replay says of a capture without a trailer.
 pub const CUT_SHORT: &str = "capture was cut short (no trailer: its recorder did not stop cleanly); every complete frame was replayed";
 
@@ -407,9 +450,7 @@ pub struct EventStream<R: Read> {
     /// `--descendants-of`.
     descendants_of: Option<u32>,
     /// This capture's cgroup id → path mappings (its recorder's host).
-    cgroup_paths: rustc_hash::FxHashMap<u64, Arc<[u8]>>,
-    /// The last lookup in `cgroup_paths`: runs of events share a cgroup.
-    last_cgroup: Option<(u64, Option<Arc<[u8]>>)>,
+    cgroup_paths: CgroupPaths,
     filter: Filter,
     raw_records: bool,
     /// Records were read since the last [`Item::EndOfFrame`].
@@ -467,8 +508,7 @@ impl<R: Read> EventStream<R> {
             pairing,
             lineage: Lineage::new(),
             descendants_of: options.descendants_of,
-            cgroup_paths: Default::default(),
-            last_cgroup: None,
+            cgroup_paths: CgroupPaths::default(),
             filter,
             raw_records: options.raw_records,
             ready: VecDeque::new(),
@@ -650,7 +690,9 @@ impl<R: Read> EventStream<R> {
                         Ok(record) if self.raw_records => Some(record.clone()),
                         _ => None,
                     };
-                    let event = match decoded {
+                    // The event the record completes, if any, is made in
+                    // `lent`, where it is handed out from.
+                    self.lent = match decoded {
                         Ok(RawRecord::Enter(entry)) => {
                             self.pairing.push_enter(entry);
                             None
@@ -678,7 +720,7 @@ impl<R: Read> EventStream<R> {
                             None
                         }
                     };
-                    let sources = if self.track_sources && event.is_some() {
+                    let sources = if self.track_sources && self.lent.is_some() {
                         match self.pairing.event_sources() {
                             [] => vec![position],
                             sources => sources.to_vec(),
@@ -689,24 +731,20 @@ impl<R: Read> EventStream<R> {
                     // Entries this record showed to have lost their exit
                     // come first: they began before the event it completes.
                     self.take_unfinished();
-                    let mut shown = event;
-                    if shown.as_mut().is_some_and(|e| !self.select(e)) {
-                        shown = None;
-                    }
+                    let shown = self.lent.is_some() && self.select_lent();
                     if let Some(record) = tapped {
-                        self.ready.extend(shown.map(|e| (e, sources)));
+                        self.ready.extend(self.lent.take().map(|e| (e, sources)));
                         return Some(Advanced::Item(Box::new(Item::Record(record))));
                     }
-                    if let Some(event) = shown {
+                    if shown {
                         if self.ready.is_empty() {
                             // The common case: straight out, no queueing.
                             if self.track_sources {
                                 self.sources = sources;
                             }
-                            self.lent = Some(event);
                             return Some(Advanced::Event);
                         }
-                        self.ready.push_back((event, sources));
+                        self.ready.extend(self.lent.take().map(|e| (e, sources)));
                     }
                 }
                 Record::ClockAnchor(anchor) => self
@@ -725,7 +763,6 @@ impl<R: Read> EventStream<R> {
                 }
                 Record::CgroupPath(c) => {
                     self.cgroup_paths.insert(c.id, Arc::from(c.path));
-                    self.last_cgroup = None;
                 }
                 Record::Context(raw) => add_context(&mut self.lineage, self.layout_version, raw),
                 Record::Container(info) => self.containers.push(info),
@@ -755,34 +792,37 @@ impl<R: Read> EventStream<R> {
         }
     }
 
-    /// The path the capture stored for cgroup `id`, if any.
-    fn cgroup_path(&mut self, id: u64) -> Option<Arc<[u8]>> {
-        match &self.last_cgroup {
-            Some((last, path)) if *last == id => path.clone(),
-            _ => {
-                let path = self.cgroup_paths.get(&id).cloned();
-                self.last_cgroup = Some((id, path.clone()));
-                path
-            }
-        }
-    }
-
     /// Joins the event's cgroup path and applies the filter.
     fn select(&mut self, event: &mut Event) -> bool {
-        event.cgroup_path = self.cgroup_path(event.cgroup_id);
-        if !event.syscall.is_lifecycle() {
-            self.lineage.annotate(event);
+        let shown = select_event(
+            &mut self.cgroup_paths,
+            &self.lineage,
+            &self.filter,
+            self.descendants_of,
+            event,
+        );
+        self.events_shown += u64::from(shown);
+        shown
+    }
+
+    /// [`EventStream::select`] for the event in `lent`, which is emptied
+    /// when the filter leaves the event out.
+    fn select_lent(&mut self) -> bool {
+        let shown = self.lent.as_mut().is_some_and(|event| {
+            select_event(
+                &mut self.cgroup_paths,
+                &self.lineage,
+                &self.filter,
+                self.descendants_of,
+                event,
+            )
+        });
+        if shown {
+            self.events_shown += 1;
+        } else {
+            self.lent = None;
         }
-        if !self.filter.matches(event) {
-            return false;
-        }
-        if let Some(ancestor) = self.descendants_of {
-            if !self.lineage.is_descendant(event, ancestor) {
-                return false;
-            }
-        }
-        self.events_shown += 1;
-        true
+        shown
     }
 
     /// Ends the capture (what is still pending is counted as unpaired) and
