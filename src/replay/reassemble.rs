@@ -193,13 +193,73 @@ struct Pending {
 
 type IdMap<V> = rustc_hash::FxHashMap<u32, V>;
 
+/// The pending entries by thread id. The entry added last is kept out of
+/// the map: a call's exit nearly always comes before the next entry, and
+/// then the pair costs no map operation at all.
+#[derive(Debug, Default)]
+struct PendingTable {
+    last: Option<(u32, Pending)>,
+    map: IdMap<Pending>,
+}
+
+impl PendingTable {
+    fn is_last(&self, tid: u32) -> bool {
+        matches!(&self.last, Some((t, _)) if *t == tid)
+    }
+
+    fn get(&self, tid: &u32) -> Option<&Pending> {
+        match &self.last {
+            Some((t, p)) if t == tid => Some(p),
+            _ => self.map.get(tid),
+        }
+    }
+
+    fn get_mut(&mut self, tid: &u32) -> Option<&mut Pending> {
+        if self.is_last(*tid) {
+            return self.last.as_mut().map(|(_, p)| p);
+        }
+        self.map.get_mut(tid)
+    }
+
+    fn remove(&mut self, tid: &u32) -> Option<Pending> {
+        if self.is_last(*tid) {
+            return self.last.take().map(|(_, p)| p);
+        }
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map.remove(tid)
+    }
+
+    /// Adds the entry of a thread with nothing pending (the caller removed
+    /// what was).
+    fn insert(&mut self, tid: u32, pending: Pending) {
+        if let Some((t, previous)) = self.last.replace((tid, pending)) {
+            if t != tid {
+                self.map.insert(t, previous);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len() + usize::from(self.last.is_some())
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Pending> {
+        self.last
+            .iter_mut()
+            .map(|(_, p)| p)
+            .chain(self.map.values_mut())
+    }
+}
+
 /// Pairs entry and exit records into events. One per capture (boot clocks of
 /// different captures are unrelated); call [`finish`](Self::finish) at its end.
 #[derive(Debug)]
 pub struct Reassembler {
     config: ReassemblyConfig,
     /// Pending entries by thread id.
-    pending: IdMap<Pending>,
+    pending: PendingTable,
     /// (seq, tid, ts) of pending entries in arrival order; an item whose seq
     /// no longer matches `pending[tid]` is stale (lazy deletion).
     order: VecDeque<(u64, u32, u64)>,
@@ -229,7 +289,7 @@ impl Reassembler {
                 max_pending: config.max_pending.max(1),
                 ..config
             },
-            pending: IdMap::default(),
+            pending: PendingTable::default(),
             order: VecDeque::new(),
             next_seq: 0,
             exec_waiters: IdMap::default(),
