@@ -1054,8 +1054,7 @@ mod v1 {
                 remaining,
             };
             let mut item = sc_str::default();
-            copy_struct(&mut item, self.rest)
-                .map_err(|_| overrun(STR_SIZE, self.rest.len()))?;
+            copy_struct(&mut item, self.rest).map_err(|_| overrun(STR_SIZE, self.rest.len()))?;
             let len = usize::from(u16::from_le(item.len));
             let flags = u16::from_le(item.flags);
             let body = self.rest.get(STR_SIZE..).unwrap_or(&[]);

@@ -31,9 +31,7 @@ use crate::format::CaptureHeader;
 use crate::render::{self, CaptureIdentity, Format, RenderOptions, Renderer};
 
 pub use filter::Filter;
-pub use stream::{
-    EventStream, Item, ItemRef, LossTotals, StreamOptions, Summary, TimeSpec, Warning,
-};
+pub use stream::{EventStream, Item, LossTotals, StreamOptions, Summary, TimeSpec, Warning};
 
 /// Everything replay was asked to do, every value already checked (see
 /// [`args`]): building one of these is where usage errors are found.

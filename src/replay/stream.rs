@@ -137,14 +137,6 @@ pub enum Item {
     EndOfFrame,
 }
 
-/// One step of the stream with its event lent ([`EventStream::next_ref`]).
-#[derive(Debug)]
-pub enum ItemRef<'a> {
-    Event(&'a Event),
-    /// Anything but an event.
-    Item(Item),
-}
-
 /// What [`EventStream::advance`] made ready.
 #[derive(Debug)]
 pub(crate) enum Advanced {
@@ -612,16 +604,6 @@ impl<R: Read> EventStream<R> {
         }
     }
 
-    /// As [`EventStream::next_item`], but an event is lent, not moved out:
-    /// the few hundred bytes of an event are then written once, where the
-    /// stream keeps it, instead of being copied on their way out.
-    pub fn next_ref(&mut self) -> Option<ItemRef<'_>> {
-        match self.advance()? {
-            Advanced::Event => self.lent.as_ref().map(ItemRef::Event),
-            Advanced::Item(item) => Some(ItemRef::Item(*item)),
-        }
-    }
-
     /// The event [`EventStream::advance`] said is ready, moved out.
     pub(crate) fn take_lent(&mut self) -> Option<Event> {
         self.lent.take()
@@ -666,11 +648,15 @@ impl<R: Read> EventStream<R> {
                 }
                 Err(err) if err.is_recoverable() => {
                     self.damaged = true;
-                    return Some(Advanced::Item(Box::new(Item::Warning(Warning::Skipped(err)))));
+                    return Some(Advanced::Item(Box::new(Item::Warning(Warning::Skipped(
+                        err,
+                    )))));
                 }
                 Err(err @ FormatError::Truncated { .. }) => {
                     self.truncated = true;
-                    return Some(Advanced::Item(Box::new(Item::Warning(Warning::Truncated(err)))));
+                    return Some(Advanced::Item(Box::new(Item::Warning(Warning::Truncated(
+                        err,
+                    )))));
                 }
                 Err(err) => {
                     self.damaged = true;
@@ -715,7 +701,9 @@ impl<R: Read> EventStream<R> {
                             self.decode_errors += 1;
                             self.damaged = true;
                             if self.decode_errors == 1 {
-                                return Some(Advanced::Item(Box::new(Item::Warning(Warning::Undecodable(err)))));
+                                return Some(Advanced::Item(Box::new(Item::Warning(
+                                    Warning::Undecodable(err),
+                                ))));
                             }
                             None
                         }

@@ -3,10 +3,10 @@
 //! traces with Perfetto's own schema.)
 
 use super::*;
-use std::collections::HashMap;
 use crate::event::Comm;
 use crate::format::ClockAnchor;
 use crate::render::test_events::*;
+use std::collections::HashMap;
 
 /// A decoded field: a varint or a length-delimited payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
