@@ -857,6 +857,66 @@ mod tests {
         decode(&b.build(), 1).expect("valid record")
     }
 
+    /// An entry decoded from a frame shares the frame's long strings until
+    /// the frame is done with; then it gets its own and the frame is free
+    /// for the reader to reuse, and the event still has every byte.
+    #[test]
+    fn pending_strings_let_go_of_their_frame() {
+        let target = "/var/lib/containers/storage/overlay/some-long-layer-id/merged";
+        let raw = Enter::new(Syscall::Umount, 10, 7, 7)
+            .arg(1, 2)
+            .item(str_item(target))
+            .build();
+        let frame = std::sync::Arc::new(raw);
+        let Ok(RawRecord::Enter(entry)) = crate::replay::decode::decode_in(&frame, 1, Some(&frame))
+        else {
+            panic!("the entry decodes");
+        };
+        let mut r = Reassembler::default();
+        r.push_enter(entry);
+        assert!(
+            std::sync::Arc::strong_count(&frame) > 1,
+            "the string is a slice of the frame"
+        );
+        r.detach_frame();
+        assert_eq!(
+            std::sync::Arc::strong_count(&frame),
+            1,
+            "nothing holds the frame"
+        );
+        let RawRecord::Exit(x) = exit(Syscall::Umount, 20, 7, 7, 0) else {
+            panic!("an exit");
+        };
+        let event = r.push_exit(&x).expect("paired");
+        let Args::Umount { target: got, .. } = &event.args else {
+            panic!("an umount");
+        };
+        assert_eq!(got.bytes, target.as_bytes());
+        assert!(!got.bytes.is_shared());
+    }
+
+    /// The entry kept out of the map and those in it pair alike, whatever
+    /// order their exits come in.
+    #[test]
+    fn entries_pair_in_any_exit_order() {
+        let mut r = Reassembler::default();
+        let tids = [11, 12, 13, 14];
+        for (i, &tid) in tids.iter().enumerate() {
+            r.push(enter(Syscall::Umount, 10 + i as u64, tid, tid));
+        }
+        assert_eq!(r.pending(), 4);
+        for &tid in [13, 14, 11, 12].iter() {
+            let event = r
+                .push(exit(Syscall::Umount, 100 + u64::from(tid), tid, tid, 0))
+                .expect("paired");
+            assert_eq!(event.tid, tid);
+        }
+        assert_eq!(r.pending(), 0);
+        assert_eq!(r.stats().orphan_exits, 0);
+        assert_eq!(r.push(exit(Syscall::Umount, 200, 11, 11, 0)), None);
+        assert_eq!(r.stats().orphan_exits, 1);
+    }
+
     /// docs/EVENTS.md, Merging a refetch record: only an entry that asked
     /// for one (REFETCH) takes it.
     #[test]

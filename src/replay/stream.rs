@@ -886,12 +886,15 @@ mod tests {
 
     /// A capture of raw records, one frame, with a trailer.
     fn capture(records: &[Vec<u8>]) -> Vec<u8> {
+        capture_with(records, WriterOptions::default())
+    }
+
+    fn capture_with(records: &[Vec<u8>], options: WriterOptions) -> Vec<u8> {
         let header = CaptureHeader {
             layout_version: 2,
             ..CaptureHeader::default()
         };
-        let mut w =
-            CaptureWriter::new(Vec::new(), &header, WriterOptions::default()).expect("writer");
+        let mut w = CaptureWriter::new(Vec::new(), &header, options).expect("writer");
         for raw in records {
             w.push_kernel_record(raw).expect("push");
         }
@@ -915,6 +918,57 @@ mod tests {
                 Item::EndOfFrame | Item::Process(_) => None,
             })
             .collect()
+    }
+
+    /// Calls whose entry and exit lie in different frames, with strings
+    /// long enough to be slices of the frame they were decoded from, are
+    /// the same events as when one frame holds everything.
+    #[test]
+    fn events_are_the_same_whatever_the_frames() {
+        use crate::replay::decode::testutil::{s, Enter};
+        let mut records = Vec::new();
+        for i in 0..200u32 {
+            let tid = 100 + i % 7;
+            let target = format!("/run/containers/storage/overlay-{i:04}/merged/target");
+            let enter = Enter::new(Syscall::Umount, u64::from(i) * 10, tid, tid)
+                .arg(1, 2)
+                .item(s(&target))
+                .build();
+            records.push(enter);
+            if i >= 6 {
+                // The exits of the calls six entries back: always pending
+                // across several records, and (with small frames) frames.
+                let back = i - 6;
+                let tid = 100 + back % 7;
+                records.push(exit(
+                    Syscall::Umount,
+                    u64::from(i) * 10 + 5,
+                    tid,
+                    tid,
+                    0,
+                    "u",
+                ));
+            }
+        }
+        let events = |bytes: &[u8]| -> Vec<Event> {
+            EventStream::open(bytes, &StreamOptions::default())
+                .expect("open")
+                .filter_map(|item| match item {
+                    Item::Event(e) => Some(e),
+                    _ => None,
+                })
+                .collect()
+        };
+        let one_frame = events(&capture(&records));
+        let small_frames = events(&capture_with(
+            &records,
+            WriterOptions {
+                max_frame_bytes: 600,
+                ..WriterOptions::default()
+            },
+        ));
+        assert_eq!(one_frame.len(), 200);
+        assert_eq!(one_frame, small_frames);
     }
 
     /// docs/EVENTS.md, Pairing, order of output: what a record gives up on
