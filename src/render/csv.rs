@@ -47,7 +47,7 @@ use super::escape::{
     push_terminal_safe, unprintable_bytes,
 };
 use super::fields::{captured_attr, captured_text, Column, FieldValue, SyscallFields};
-use super::num::{eight_digits, push_i64_words, push_u64_words, ASCII_ZEROS};
+use super::num::{eight_digits, push_i64, push_u64, ASCII_ZEROS};
 use super::time::Rfc3339Formatter;
 use super::{errno, RenderOptions, Renderer};
 use crate::event::{Captured, Event, MountAttr};
@@ -244,13 +244,13 @@ fn push_args_cell(line: &mut Vec<u8>, raw: bool, args: &[Captured]) {
 fn push_attr_cell(line: &mut Vec<u8>, attr: MountAttr) {
     let mut object = Vec::with_capacity(96);
     object.extend_from_slice(b"{\"attr_set\":");
-    push_u64_words(&mut object, attr.attr_set);
+    push_u64(&mut object, attr.attr_set);
     object.extend_from_slice(b",\"attr_clr\":");
-    push_u64_words(&mut object, attr.attr_clr);
+    push_u64(&mut object, attr.attr_clr);
     object.extend_from_slice(b",\"propagation\":");
-    push_u64_words(&mut object, attr.propagation);
+    push_u64(&mut object, attr.propagation);
     object.extend_from_slice(b",\"userns_fd\":");
-    push_u64_words(&mut object, attr.userns_fd);
+    push_u64(&mut object, attr.userns_fd);
     object.push(b'}');
     push_cell(line, b"", &object);
 }
@@ -264,15 +264,13 @@ fn push_value(line: &mut Vec<u8>, raw: bool, value: FieldValue<'_>) {
         }
         FieldValue::Comm(comm) => push_data_cell(line, raw, comm_bytes(comm)),
         // Digits, a sign, `@`, `true`/`false`: never quoted.
-        FieldValue::Signed(number) | FieldValue::Maybe(Some(number)) => {
-            push_i64_words(line, number)
-        }
-        FieldValue::Unsigned(number) => push_u64_words(line, number),
+        FieldValue::Signed(number) | FieldValue::Maybe(Some(number)) => push_i64(line, number),
+        FieldValue::Unsigned(number) => push_u64(line, number),
         FieldValue::Bool(flag) => push_bytes(line, if flag { b"true" } else { b"false" }),
         FieldValue::Identity(Some((pid, start))) => {
-            push_u64_words(line, u64::from(pid));
+            push_u64(line, u64::from(pid));
             line.push(b'@');
-            push_u64_words(line, start);
+            push_u64(line, start);
         }
         FieldValue::Identity(None) | FieldValue::Maybe(None) | FieldValue::Derived(None) => {}
         FieldValue::Derived(Some(value)) => push_data_cell(line, raw, &value.bytes()),
@@ -370,7 +368,7 @@ fn push_common_cells(line: &mut Vec<u8>, raw: bool, time: &mut TimeCell, event: 
         u64::from(event.gid),
     ] {
         line.push(b',');
-        push_u64_words(line, number);
+        push_u64(line, number);
     }
     line.push(b',');
     // A `Comm` ends before its first NUL already.
@@ -378,19 +376,19 @@ fn push_common_cells(line: &mut Vec<u8>, raw: bool, time: &mut TimeCell, event: 
     line.push(b',');
     push_data_cell(line, raw, &event.pcomm);
     line.push(b',');
-    push_u64_words(line, u64::from(event.mnt_ns));
+    push_u64(line, u64::from(event.mnt_ns));
     line.push(b',');
-    push_u64_words(line, event.cgroup_id);
+    push_u64(line, event.cgroup_id);
     line.push(b',');
     // An unfinished call has no ret, error or latency: empty cells.
     if let Some(ret) = event.returned() {
-        push_i64_words(line, ret);
+        push_i64(line, ret);
         line.push(b',');
         if let Some(name) = errno::error_name(ret) {
             push_bytes(line, name.as_bytes());
         }
         line.push(b',');
-        push_u64_words(line, event.latency_ns);
+        push_u64(line, event.latency_ns);
     } else {
         line.extend_from_slice(b",,");
     }

@@ -29,25 +29,6 @@ fn digits(buf: &mut [u8; 20], mut n: u64) -> usize {
     at
 }
 
-/// Appends `n` in decimal.
-pub fn push_u64(out: &mut Vec<u8>, n: u64) {
-    let mut buf = [0u8; 20];
-    let at = digits(&mut buf, n);
-    // Byte by byte: a few bytes, cheaper than a call to memcpy.
-    out.reserve(buf.len());
-    for &digit in &buf[at..] {
-        out.push(digit);
-    }
-}
-
-/// Appends `n` in decimal, `-` first when negative.
-pub fn push_i64(out: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        out.push(b'-');
-    }
-    push_u64(out, n.unsigned_abs());
-}
-
 /// `n` (below 10^8) as eight zero-padded digits in a word, the first digit
 /// in the lowest byte (values 0..=9; OR [`ASCII_ZEROS`] for the text),
 /// computed in a register: two 4-digit halves in 32-bit lanes, split into
@@ -67,11 +48,11 @@ pub(crate) fn eight_digits(n: u64) -> u64 {
 /// `b'0'` in every byte: ORed onto [`eight_digits`] it gives the ASCII.
 pub(crate) const ASCII_ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
 
-/// [`push_u64`]'s text, eight digits at a time ([`eight_digits`]), each
-/// word appended whole and cut to length: no digit loop and no call to
-/// memcpy, for the hottest paths (a CSV row has a dozen numbers).
+/// Appends `n` in decimal, eight digits at a time ([`eight_digits`]),
+/// each word appended whole and cut to length: no digit loop and no call
+/// to memcpy (an output row has a dozen numbers).
 #[inline]
-pub fn push_u64_words(out: &mut Vec<u8>, n: u64) {
+pub fn push_u64(out: &mut Vec<u8>, n: u64) {
     const E8: u64 = 100_000_000;
     const E16: u64 = E8 * E8;
     // Ids, flags and return values are often one digit.
@@ -106,13 +87,13 @@ fn push_eight_digits(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(&(eight_digits(n) | ASCII_ZEROS).to_le_bytes());
 }
 
-/// [`push_i64`]'s text, by [`push_u64_words`].
+/// Appends `n` in decimal, `-` first when negative.
 #[inline]
-pub fn push_i64_words(out: &mut Vec<u8>, n: i64) {
+pub fn push_i64(out: &mut Vec<u8>, n: i64) {
     if n < 0 {
         out.push(b'-');
     }
-    push_u64_words(out, n.unsigned_abs());
+    push_u64(out, n.unsigned_abs());
 }
 
 /// `format!("{n:<width$}")`: `n`, then spaces up to `width` bytes.
@@ -160,47 +141,20 @@ mod tests {
         let mut values = vec![0u64, 1, 9, 10, 11, 99, 100, 101, 999, 1000, u64::MAX];
         let mut power = 1u64;
         while let Some(next) = power.checked_mul(10) {
-            values.extend([power - 1, power, power + 1, next - 1]);
+            values.extend([power - 1, power, power + 1, next - 1, power * 7 + 3]);
             power = next;
         }
         for n in values {
             assert_eq!(text(|out| push_u64(out, n)), format!("x{n}"));
             let signed = n as i64;
             assert_eq!(text(|out| push_i64(out, signed)), format!("x{signed}"));
-            assert_eq!(text(|out| push_i64(out, -signed)), format!("x{}", -signed));
-        }
-        assert_eq!(
-            text(|out| push_i64(out, i64::MIN)),
-            format!("x{}", i64::MIN)
-        );
-        assert_eq!(
-            text(|out| push_i64(out, i64::MAX)),
-            format!("x{}", i64::MAX)
-        );
-    }
-
-    #[test]
-    fn words_like_display() {
-        let mut values = vec![0u64, 1, 9, 10, 11, 99, 100, 101, 999, 1000, u64::MAX];
-        let mut power = 1u64;
-        while let Some(next) = power.checked_mul(10) {
-            values.extend([power - 1, power, power + 1, next - 1, power * 7 + 3]);
-            power = next;
-        }
-        for n in values {
-            assert_eq!(text(|out| push_u64_words(out, n)), format!("x{n}"));
-            let signed = n as i64;
             assert_eq!(
-                text(|out| push_i64_words(out, signed)),
-                format!("x{signed}")
-            );
-            assert_eq!(
-                text(|out| push_i64_words(out, signed.wrapping_neg())),
+                text(|out| push_i64(out, signed.wrapping_neg())),
                 format!("x{}", signed.wrapping_neg())
             );
         }
         for n in [i64::MIN, i64::MAX, -1, -10, -100_000_000] {
-            assert_eq!(text(|out| push_i64_words(out, n)), format!("x{n}"));
+            assert_eq!(text(|out| push_i64(out, n)), format!("x{n}"));
         }
     }
 
@@ -223,10 +177,10 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn words_like_display_for_any(n: u64, signed: i64) {
-            proptest::prop_assert_eq!(text(|out| push_u64_words(out, n)), format!("x{n}"));
+        fn like_display_for_any(n: u64, signed: i64) {
+            proptest::prop_assert_eq!(text(|out| push_u64(out, n)), format!("x{n}"));
             proptest::prop_assert_eq!(
-                text(|out| push_i64_words(out, signed)),
+                text(|out| push_i64(out, signed)),
                 format!("x{signed}")
             );
         }
