@@ -38,7 +38,9 @@
 
 use super::errno;
 use super::escape::comm_bytes;
-use super::fields::{captured_attr, captured_text, push_identity, FieldValue, SyscallFields};
+use super::fields::{
+    captured_attr, captured_text, push_identity, Column, FieldValue, SyscallFields,
+};
 use super::num::{push_i64, push_u64};
 use super::time::Rfc3339Formatter;
 use super::{RenderOptions, Renderer};
@@ -188,6 +190,45 @@ fn push_str_slow(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
+/// Room for `,"NAME":` of the longest column name.
+const KEY_WINDOW: usize = 32;
+
+/// `,"NAME":` of every column ([`Column`] order), in fixed-size windows,
+/// with its length: appended whole and cut to length, a few vector moves
+/// instead of a call to memcpy per field.
+const COLUMN_KEYS: [([u8; KEY_WINDOW], usize); Column::COUNT] = {
+    let mut keys = [([0u8; KEY_WINDOW], 0); Column::COUNT];
+    let mut column = 0;
+    while column < Column::COUNT {
+        let name = Column::ALL[column].name().as_bytes();
+        assert!(
+            name.len() + 4 <= KEY_WINDOW,
+            "a column name too long for its window"
+        );
+        let (window, len) = &mut keys[column];
+        window[0] = b',';
+        window[1] = b'"';
+        let mut at = 0;
+        while at < name.len() {
+            window[2 + at] = name[at];
+            at += 1;
+        }
+        window[2 + at] = b'"';
+        window[3 + at] = b':';
+        *len = name.len() + 4;
+        column += 1;
+    }
+    keys
+};
+
+/// `,"NAME":` of `column`.
+fn push_column_key(out: &mut Vec<u8>, column: Column) {
+    let (window, len) = &COLUMN_KEYS[column as usize];
+    let start = out.len();
+    out.extend_from_slice(window);
+    out.truncate(start + len);
+}
+
 /// `"key":`
 fn push_key(out: &mut Vec<u8>, key: &str) {
     out.push(b'"');
@@ -311,8 +352,7 @@ fn push_event(out: &mut Vec<u8>, event: &Event, time: &[u8]) {
     }
     let fields = SyscallFields::of(event);
     for &(column, value) in fields.iter() {
-        out.push(b',');
-        push_key(out, column.name());
+        push_column_key(out, column);
         push_field(out, value);
     }
     let truncated = fields.truncated();
