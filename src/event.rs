@@ -52,7 +52,7 @@ impl Syscall {
     }
 
     /// The `event` field of JSON/CSV output: execve and execveat are both `exec`.
-    pub fn event_name(self) -> &'static str {
+    pub const fn event_name(self) -> &'static str {
         match self {
             Syscall::Execve | Syscall::Execveat => "exec",
             Syscall::Mount => "mount",

@@ -44,7 +44,7 @@ use super::fields::{
 use super::num::{push_i64, push_u64};
 use super::time::Rfc3339Formatter;
 use super::{RenderOptions, Renderer};
-use crate::event::{Captured, Event};
+use crate::event::{Captured, Event, Syscall};
 use std::io::{self, Write};
 
 /// Renders events as JSON Lines.
@@ -221,6 +221,37 @@ const COLUMN_KEYS: [([u8; KEY_WINDOW], usize); Column::COUNT] = {
     keys
 };
 
+/// Room for `{"event":"NAME","time":"` of the longest event name.
+const START_WINDOW: usize = 48;
+
+/// `{"event":"NAME","time":"` of every event kind ([`Syscall::ALL`] order),
+/// in fixed-size windows, with its length.
+const EVENT_STARTS: [([u8; START_WINDOW], usize); Syscall::ALL.len()] = {
+    let mut starts = [([0u8; START_WINDOW], 0); Syscall::ALL.len()];
+    let mut kind = 0;
+    while kind < Syscall::ALL.len() {
+        let parts: [&[u8]; 3] = [
+            b"{\"event\":\"",
+            Syscall::ALL[kind].event_name().as_bytes(),
+            b"\",\"time\":\"",
+        ];
+        let (window, len) = &mut starts[kind];
+        let mut part = 0;
+        while part < parts.len() {
+            let mut at = 0;
+            while at < parts[part].len() {
+                assert!(*len < START_WINDOW, "an event name too long for its window");
+                window[*len] = parts[part][at];
+                *len += 1;
+                at += 1;
+            }
+            part += 1;
+        }
+        kind += 1;
+    }
+    starts
+};
+
 /// `,"NAME":` of `column`.
 fn push_column_key(out: &mut Vec<u8>, column: Column) {
     let (window, len) = &COLUMN_KEYS[column as usize];
@@ -304,10 +335,11 @@ fn push_names(out: &mut Vec<u8>, key: &str, names: &[&str]) {
 /// One event as a JSON object (no newline). Byte for byte what serde_json
 /// wrote for it before: keys in the documented order, compact.
 fn push_event(out: &mut Vec<u8>, event: &Event, time: &[u8]) {
-    out.extend_from_slice(b"{\"event\":\"");
     // Event names are plain ASCII identifiers: nothing to escape.
-    out.extend_from_slice(event.syscall.event_name().as_bytes());
-    out.extend_from_slice(b"\",\"time\":\"");
+    let (window, len) = &EVENT_STARTS[event.syscall as usize];
+    let start = out.len();
+    out.extend_from_slice(window);
+    out.truncate(start + len);
     // Digits and separators only.
     out.extend_from_slice(time);
     out.extend_from_slice(b"\",\"ts_ns\":");
