@@ -325,33 +325,6 @@ impl TimeCell {
     }
 }
 
-/// The columns [`push_common_cells`] writes, in order: the first ones.
-const COMMON: [Column; 15] = [
-    Column::Event,
-    Column::Time,
-    Column::TsNs,
-    Column::Pid,
-    Column::Tid,
-    Column::Ppid,
-    Column::Uid,
-    Column::Gid,
-    Column::Comm,
-    Column::Pcomm,
-    Column::MntNs,
-    Column::CgroupId,
-    Column::Ret,
-    Column::Error,
-    Column::LatencyNs,
-];
-
-const _: () = {
-    let mut index = 0;
-    while index < COMMON.len() {
-        assert!(COMMON[index] as usize == index);
-        index += 1;
-    }
-};
-
 /// Appends the cells every event has, the columns `event` to `latency_ns`,
 /// straight from the event. Our own text (event name, time, errno name)
 /// needs neither quotes nor neutralising; numbers never do.
@@ -416,8 +389,9 @@ fn push_cell_of(line: &mut Vec<u8>, raw: bool, cell: Cell<'_>) {
     }
 }
 
-/// The first column after the common ones.
-const FIRST_TAIL: usize = COMMON.len();
+/// The first column after the common ones ([`push_common_cells`] writes
+/// `event` to `latency_ns`, the first columns of [`Column`]).
+const FIRST_TAIL: usize = Column::LatencyNs as usize + 1;
 
 /// How many columns come after the common ones.
 const TAIL_LEN: usize = Column::COUNT - FIRST_TAIL;
