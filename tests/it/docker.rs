@@ -8,7 +8,6 @@
 //! missing engine is a failure, not a skip.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,17 +26,11 @@ fn engine_installed(test: &str) -> bool {
         .into_iter()
         .filter(|p| !Path::new(p).exists())
         .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: {missing:?} missing (scripts/install-deps installs docker.io and busybox-static)");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {test}: {missing:?} missing (run scripts/install-deps)"
-    );
-    false
+    missing.is_empty()
+        || crate::common::skip(
+            test,
+            &format!("{missing:?} missing (docker.io, busybox-static)"),
+        )
 }
 
 /// A Docker engine of the test's own, stopped and removed on drop.

@@ -10,7 +10,6 @@
 //! tests skip with a message, except under `CI=true`, where they fail.
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,17 +24,7 @@ fn readers_available(test: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success());
-    if found {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test} needs python3 with duckdb and pyarrow (scripts/install-deps installs them); under CI=true it must run, not skip");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {test}: needs python3 with duckdb and pyarrow (run scripts/install-deps)"
-    );
-    false
+    found || crate::common::skip(test, "needs python3 with duckdb and pyarrow")
 }
 
 /// Runs replay in the repository (inputs named as in testdata/); returns

@@ -38,14 +38,10 @@ fn python_ready(test: &str) -> bool {
         Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
         Err(err) => err.to_string(),
     };
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: the tests' python cannot import perfetto_trace_pb2 (scripts/install-deps installs it): {why}");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {test}: the tests' python lacks the perfetto package (run scripts/install-deps): {why}"
-    );
-    false
+    crate::common::skip(
+        test,
+        &format!("the tests' python cannot import perfetto_trace_pb2: {why}"),
+    )
 }
 
 fn tempdir() -> tempfile::TempDir {
