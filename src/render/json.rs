@@ -37,7 +37,7 @@
 //! against serde_json.
 
 use super::errno;
-use super::escape::comm_bytes;
+use super::escape::{comm_bytes, equal_bytes, unprintable_bytes};
 use super::fields::{
     captured_attr, captured_text, push_identity, Column, FieldValue, SyscallFields,
 };
@@ -165,18 +165,12 @@ fn push_str(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
-/// Whether some of the eight bytes of `word` (little-endian) is more than
-/// a copy in a JSON string: a control character, `"`, a backslash or a byte
-/// from 0x80 up. Exact when it says no; a yes may come from a byte just
-/// above one that needs care, which is all the caller needs.
+/// Whether some of the eight bytes of `word` (little-endian) may need more
+/// than a copy in a JSON string: not printable ASCII (DEL included, which
+/// the byte loop then copies as it is), `"` or a backslash. Never says no
+/// for a byte that needs care.
 fn word_needs_care(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w;
-    let control = word.wrapping_sub(ONES * 0x20) & !word;
-    let quote = has_zero(word ^ (ONES * u64::from(b'"')));
-    let backslash = has_zero(word ^ (ONES * u64::from(b'\\')));
-    (control | quote | backslash | word) & HIGHS != 0
+    unprintable_bytes(word) | equal_bytes(word, b'"') | equal_bytes(word, b'\\') != 0
 }
 
 /// The rest of [`push_str`] from the first byte that is not plain ASCII.
@@ -408,16 +402,12 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
-        /// The word check says no exactly when every byte is plain ASCII
-        /// that needs no escape.
+        /// The word check says no exactly when every byte is printable
+        /// ASCII that needs no escape.
         #[test]
         fn word_check_agrees_with_the_escape_table(word in proptest::array::uniform8(proptest::num::u8::ANY)) {
-            let plain = word.iter().all(|&b| b < 0x80 && ESCAPE[usize::from(b)] == 0);
-            if plain {
-                proptest::prop_assert!(!word_needs_care(u64::from_le_bytes(word)));
-            } else {
-                proptest::prop_assert!(word_needs_care(u64::from_le_bytes(word)));
-            }
+            let plain = word.iter().all(|&b| (0x20..0x7f).contains(&b) && ESCAPE[usize::from(b)] == 0);
+            proptest::prop_assert_eq!(!word_needs_care(u64::from_le_bytes(word)), plain);
         }
     }
     use crate::event::{Args, Syscall};

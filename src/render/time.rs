@@ -67,7 +67,13 @@ impl Rfc3339Formatter {
             self.set_date_and_time(second);
             self.cached_second = Some(second);
         }
-        put_digits(&mut self.text[20..29], u64::from(nanos));
+        // Nine digits: the first, then eight at once.
+        let nanos = u64::from(nanos);
+        self.text[20] = b'0' + (nanos / 100_000_000) as u8;
+        self.text[21..29].copy_from_slice(
+            &(super::num::eight_digits(nanos % 100_000_000) | super::num::ASCII_ZEROS)
+                .to_le_bytes(),
+        );
         &self.text
     }
 
