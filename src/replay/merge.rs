@@ -187,7 +187,8 @@ pub struct Merged {
     /// (wall time, chain) of every head.
     heap: BinaryHeap<Reverse<(i64, usize)>>,
     /// Warnings and file ends met while looking for heads, in order.
-    queue: VecDeque<Queued>,
+    /// (Never events: those stay in `heads`.)
+    queue: VecDeque<Step<'static>>,
     primed: bool,
     first_header: CaptureHeader,
 }
@@ -241,7 +242,7 @@ impl Merged {
             self.refill(i)?;
         }
         if let Some(step) = self.queue.pop_front() {
-            return Ok(Some(step.into_step()));
+            return Ok(Some(step));
         }
         let Some(Reverse((_, i))) = self.heap.pop() else {
             return Ok(None);
@@ -271,7 +272,7 @@ impl Merged {
                     None => continue,
                 },
             };
-            return Ok(Some(step.into_step()));
+            return Ok(Some(step));
         }
     }
 
@@ -296,7 +297,7 @@ impl Merged {
                 other => {
                     // Frame ends are a single input's: merged, nothing is live.
                     match chain_step(i, &chain.name, other) {
-                        Some(Queued::EndOfFrame) | None => {}
+                        Some(Step::EndOfFrame) | None => {}
                         Some(step) => self.queue.push_back(step),
                     }
                 }
@@ -305,58 +306,23 @@ impl Merged {
     }
 }
 
-/// A step of the merge that is not an event: queued while chains are read
-/// up to their next event.
-#[derive(Debug)]
-enum Queued {
-    Input {
-        source: usize,
-        path: PathBuf,
-        header: Box<CaptureHeader>,
-    },
-    Process(usize, ProcessInfo),
-    Warning(usize, String, Warning),
-    FileEnded(usize, String, Box<Summary>),
-    EndOfFrame,
-}
-
-impl Queued {
-    fn into_step<'a>(self) -> Step<'a> {
-        match self {
-            Queued::Input {
-                source,
-                path,
-                header,
-            } => Step::Input {
-                source,
-                path,
-                header,
-            },
-            Queued::Process(source, info) => Step::Process(source, info),
-            Queued::Warning(source, name, warning) => Step::Warning(source, name, warning),
-            Queued::FileEnded(source, name, summary) => Step::FileEnded(source, name, summary),
-            Queued::EndOfFrame => Step::EndOfFrame,
-        }
-    }
-}
-
 /// A chain's step, other than an event, as a step of the merge (`None`:
 /// nothing to pass on).
-fn chain_step(source: usize, name: &str, step: ChainStep) -> Option<Queued> {
+fn chain_step(source: usize, name: &str, step: ChainStep) -> Option<Step<'static>> {
     match step {
-        ChainStep::Input(path, header) => Some(Queued::Input {
+        ChainStep::Input(path, header) => Some(Step::Input {
             source,
             path,
             header,
         }),
         ChainStep::Item(Advanced::Item(item)) => match *item {
-            Item::Process(info) => Some(Queued::Process(source, info)),
-            Item::Warning(w) => Some(Queued::Warning(source, name.to_string(), w)),
-            Item::EndOfFrame => Some(Queued::EndOfFrame),
+            Item::Process(info) => Some(Step::Process(source, info)),
+            Item::Warning(w) => Some(Step::Warning(source, name.to_string(), w)),
+            Item::EndOfFrame => Some(Step::EndOfFrame),
             Item::Event(_) | Item::Record(_) => None,
         },
         ChainStep::Item(Advanced::Event) | ChainStep::Done => None,
-        ChainStep::Ended(name, summary) => Some(Queued::FileEnded(source, name, summary)),
+        ChainStep::Ended(name, summary) => Some(Step::FileEnded(source, name, summary)),
     }
 }
 
