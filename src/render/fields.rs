@@ -271,11 +271,17 @@ impl<'a> SyscallFields<'a> {
     // Inlined: built where it is used, instead of copied out.
     #[inline]
     pub fn of(event: &'a Event) -> SyscallFields<'a> {
-        let mut fields = SyscallFields {
-            items: [(Column::Event, FieldValue::Bool(false)); MAX_SYSCALL_FIELDS],
-            len: 0,
-            marked: false,
-        };
+        let mut fields = SyscallFields::of_call(event);
+        fields.push_actor(event);
+        fields
+    }
+
+    /// The fields of the call alone: [`SyscallFields::of`] without the
+    /// actor's (the process identities and the container fields, the same
+    /// on every event of a thread; see [`SyscallFields::of_actor`]).
+    #[inline]
+    pub fn of_call(event: &'a Event) -> SyscallFields<'a> {
+        let mut fields = SyscallFields::empty();
         use FieldValue::{Attr, Signed, Text, Unsigned};
         match &event.args {
             Args::Exec {
@@ -394,14 +400,33 @@ impl<'a> SyscallFields<'a> {
                 fields.push(Column::LifetimeNs, FieldValue::Maybe(lifetime));
             }
         }
+        fields
+    }
+
+    /// The actor's fields that follow the call's in [`SyscallFields::of`]:
+    /// `proc_id`, `parent_proc_id` and the container fields.
+    pub fn of_actor(event: &'a Event) -> SyscallFields<'a> {
+        let mut fields = SyscallFields::empty();
+        fields.push_actor(event);
+        fields
+    }
+
+    fn empty() -> SyscallFields<'a> {
+        SyscallFields {
+            items: [(Column::Event, FieldValue::Bool(false)); MAX_SYSCALL_FIELDS],
+            len: 0,
+            marked: false,
+        }
+    }
+
+    fn push_actor(&mut self, event: &'a Event) {
         let identity = |pid: u32, start: Option<u64>| FieldValue::Identity(start.map(|s| (pid, s)));
-        fields.push(Column::ProcId, identity(event.pid, event.proc_start_ns));
-        fields.push(
+        self.push(Column::ProcId, identity(event.pid, event.proc_start_ns));
+        self.push(
             Column::ParentProcId,
             identity(event.ppid, event.parent_start_ns),
         );
-        fields.push_container(event);
-        fields
+        self.push_container(event);
     }
 
     /// `container_id`, `runtime`, `pod_uid`, `pod_qos` from the cgroup path.

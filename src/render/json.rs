@@ -36,6 +36,7 @@
 //! strings copied in runs of bytes that need no escape. The tests check it
 //! against serde_json.
 
+use super::actor::ActorMemo;
 use super::errno;
 use super::escape::{comm_bytes, equal_bytes, unprintable_bytes};
 use super::fields::{
@@ -52,6 +53,9 @@ use std::io::{self, Write};
 pub struct JsonRenderer {
     line: Vec<u8>,
     time: Rfc3339Formatter,
+    /// The last event's who-part: `"pid"` to `"cgroup_path"`, and
+    /// `"proc_id"` to `"pod_qos"`.
+    actor: ActorMemo,
 }
 
 impl JsonRenderer {
@@ -59,6 +63,7 @@ impl JsonRenderer {
         JsonRenderer {
             line: Vec::with_capacity(1024),
             time: Rfc3339Formatter::new(),
+            actor: ActorMemo::default(),
         }
     }
 }
@@ -70,7 +75,8 @@ impl Renderer for JsonRenderer {
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
         self.line.clear();
-        push_event(&mut self.line, event, self.time.format_bytes(event.wall_ns));
+        let time = self.time.format_bytes(event.wall_ns);
+        push_event(&mut self.line, &mut self.actor, event, time);
         self.line.push(b'\n');
         out.write_all(&self.line)
     }
@@ -328,7 +334,7 @@ fn push_names(out: &mut Vec<u8>, key: &str, names: &[&str]) {
 
 /// One event as a JSON object (no newline). Byte for byte what serde_json
 /// wrote for it before: keys in the documented order, compact.
-fn push_event(out: &mut Vec<u8>, event: &Event, time: &[u8]) {
+fn push_event(out: &mut Vec<u8>, actor: &mut ActorMemo, event: &Event, time: &[u8]) {
     // Event names are plain ASCII identifiers: nothing to escape.
     let (window, len) = &EVENT_STARTS[event.syscall as usize];
     let start = out.len();
@@ -338,6 +344,48 @@ fn push_event(out: &mut Vec<u8>, event: &Event, time: &[u8]) {
     out.extend_from_slice(time);
     out.extend_from_slice(b"\",\"ts_ns\":");
     push_u64(out, event.ts_ns);
+    if let Some((head, tail)) = actor.refresh(event) {
+        push_actor_head(head, event);
+        push_fields(tail, &SyscallFields::of_actor(event));
+    }
+    out.extend_from_slice(actor.head());
+    out.extend_from_slice(b",\"ret\":");
+    match event.returned() {
+        Some(ret) => push_i64(out, ret),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"error\":");
+    match event.returned().and_then(errno::error_name) {
+        Some(name) => push_str(out, name.as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"latency_ns\":");
+    match event.latency() {
+        Some(latency) => push_u64(out, latency),
+        None => out.extend_from_slice(b"null"),
+    }
+    let fields = SyscallFields::of_call(event);
+    push_fields(out, &fields);
+    out.extend_from_slice(actor.tail());
+    // The actor's fields are never cut short or unreadable.
+    let truncated = fields.truncated();
+    if !truncated.is_empty() {
+        push_names(out, "truncated", truncated.names());
+    }
+    let unreadable = fields.unreadable();
+    if !unreadable.is_empty() {
+        push_names(out, "unreadable", unreadable.names());
+    }
+    if let Some(reason) = event.unfinished {
+        out.extend_from_slice(b",\"unfinished\":true,\"unfinished_reason\":\"");
+        out.extend_from_slice(reason.name().as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+}
+
+/// `,"pid":` to the `"cgroup_path"` value: who made the event.
+fn push_actor_head(out: &mut Vec<u8>, event: &Event) {
     out.extend_from_slice(b",\"pid\":");
     push_u64(out, u64::from(event.pid));
     out.extend_from_slice(b",\"tid\":");
@@ -361,40 +409,14 @@ fn push_event(out: &mut Vec<u8>, event: &Event, time: &[u8]) {
         Some(path) => push_str(out, path),
         None => out.extend_from_slice(b"null"),
     }
-    out.extend_from_slice(b",\"ret\":");
-    match event.returned() {
-        Some(ret) => push_i64(out, ret),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"error\":");
-    match event.returned().and_then(errno::error_name) {
-        Some(name) => push_str(out, name.as_bytes()),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"latency_ns\":");
-    match event.latency() {
-        Some(latency) => push_u64(out, latency),
-        None => out.extend_from_slice(b"null"),
-    }
-    let fields = SyscallFields::of(event);
+}
+
+/// `,"key":value` for each field.
+fn push_fields(out: &mut Vec<u8>, fields: &SyscallFields<'_>) {
     for &(column, value) in fields.iter() {
         push_column_key(out, column);
         push_field(out, value);
     }
-    let truncated = fields.truncated();
-    if !truncated.is_empty() {
-        push_names(out, "truncated", truncated.names());
-    }
-    let unreadable = fields.unreadable();
-    if !unreadable.is_empty() {
-        push_names(out, "unreadable", unreadable.names());
-    }
-    if let Some(reason) = event.unfinished {
-        out.extend_from_slice(b",\"unfinished\":true,\"unfinished_reason\":\"");
-        out.extend_from_slice(reason.name().as_bytes());
-        out.push(b'"');
-    }
-    out.push(b'}');
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //! The renderers keep their line buffers between events and write each
 //! event with one `write_all`, so wrap a slow `Write` in a `BufWriter`.
 
+pub mod actor;
 pub mod csv;
 pub mod errno;
 pub mod escape;

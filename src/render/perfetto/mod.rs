@@ -50,6 +50,7 @@ use rustc_hash::FxHashMap as FxMap;
 use std::io::{self, Write};
 
 use self::proto::field;
+use super::actor::ActorMemo;
 use super::errno;
 use super::escape::comm_bytes;
 use super::fields::SyscallFields;
@@ -335,9 +336,9 @@ pub struct PerfettoRenderer {
     name: Vec<u8>,
     /// A value being built (process identities).
     scratch: Vec<u8>,
-    /// The latest cgroup path annotated and its string iid (most events
-    /// share their predecessor's cgroup).
-    last_cgroup: Option<(std::sync::Arc<[u8]>, u64)>,
+    /// The last event's actor annotations: `pid` to `cgroup_path`, and
+    /// `proc_id` to `pod_qos` (valid while the interning tables last).
+    actor: ActorMemo,
 
     interner: Interner,
     /// The next packet clears the incremental state (first packet, or the
@@ -366,7 +367,7 @@ impl PerfettoRenderer {
         PerfettoRenderer {
             out: Vec::with_capacity(4096),
             scratch: Vec::with_capacity(64),
-            last_cgroup: None,
+            actor: ActorMemo::default(),
 
             name: Vec::with_capacity(64),
             interner: Interner::new(),
@@ -437,6 +438,8 @@ impl PerfettoRenderer {
     fn check_interner(&mut self) {
         if self.interner.len() >= MAX_INTERNED {
             self.interner.clear();
+            // Its annotations name iids that are gone.
+            self.actor.forget();
             self.clear_state = true;
         }
     }
@@ -718,34 +721,24 @@ impl PerfettoRenderer {
     /// The event's JSON fields (but `event`, `time`, `ts_ns`) as debug
     /// annotations of the open track event.
     fn annotate(&mut self, event: &Event) {
+        if let Some((head, tail)) = self.actor.refresh(event) {
+            let mut a = Annotations {
+                body: head,
+                interner: &mut self.interner,
+                scratch: &mut self.scratch,
+            };
+            a.actor_head(event);
+            a.body = tail;
+            for &(column, value) in SyscallFields::of_actor(event).iter() {
+                a.field(column, value);
+            }
+        }
+        self.out.extend_from_slice(self.actor.head());
         let mut a = Annotations {
             body: &mut self.out,
             interner: &mut self.interner,
             scratch: &mut self.scratch,
         };
-        a.uint(Column::Pid, u64::from(event.pid));
-        a.uint(Column::Tid, u64::from(event.tid));
-        a.uint(Column::Ppid, u64::from(event.ppid));
-        a.uint(Column::Uid, u64::from(event.uid));
-        a.uint(Column::Gid, u64::from(event.gid));
-        let comm = a.interner.comm(event.comm);
-        a.interned_iid(Column::Comm as usize, comm);
-        let pcomm = a.interner.comm(event.pcomm);
-        a.interned_iid(Column::Pcomm as usize, pcomm);
-        a.uint(Column::MntNs, u64::from(event.mnt_ns));
-        a.uint(Column::CgroupId, event.cgroup_id);
-        if let Some(path) = &event.cgroup_path {
-            let iid = match &self.last_cgroup {
-                Some((last, iid)) if std::sync::Arc::ptr_eq(last, path) => *iid,
-                _ => {
-                    let iid = a.interner.string(path);
-                    // Keeping the Arc keeps its address from being reused.
-                    self.last_cgroup = Some((path.clone(), iid));
-                    iid
-                }
-            };
-            a.interned_iid(Column::CgroupPath as usize, iid);
-        }
         // An unfinished call has no return value and no latency: they are
         // left out, as JSON makes them null.
         if let Some(ret) = event.returned() {
@@ -757,12 +750,13 @@ impl PerfettoRenderer {
         if let Some(latency) = event.latency() {
             a.uint(Column::LatencyNs, latency);
         }
-        let fields = SyscallFields::of(event);
+        let fields = SyscallFields::of_call(event);
         for &(column, value) in fields.iter() {
             a.field(column, value);
         }
-        // Most events have nothing cut or unreadable: the lists are
-        // built only when something is.
+        a.body.extend_from_slice(self.actor.tail());
+        // Most events have nothing cut or unreadable (the actor's fields
+        // never are): the lists are built only when something is.
         if fields.is_marked() {
             let truncated = fields.truncated();
             if !truncated.is_empty() {
@@ -1085,6 +1079,24 @@ struct Annotations<'a> {
 }
 
 impl Annotations<'_> {
+    /// The fields that say who made the event, `pid` to `cgroup_path`.
+    fn actor_head(&mut self, event: &Event) {
+        self.uint(Column::Pid, u64::from(event.pid));
+        self.uint(Column::Tid, u64::from(event.tid));
+        self.uint(Column::Ppid, u64::from(event.ppid));
+        self.uint(Column::Uid, u64::from(event.uid));
+        self.uint(Column::Gid, u64::from(event.gid));
+        let comm = self.interner.comm(event.comm);
+        self.interned_iid(Column::Comm as usize, comm);
+        let pcomm = self.interner.comm(event.pcomm);
+        self.interned_iid(Column::Pcomm as usize, pcomm);
+        self.uint(Column::MntNs, u64::from(event.mnt_ns));
+        self.uint(Column::CgroupId, event.cgroup_id);
+        if let Some(path) = &event.cgroup_path {
+            self.interned(Column::CgroupPath as usize, path);
+        }
+    }
+
     /// Opens an annotation whose value is not known in advance (arrays,
     /// dictionaries).
     fn open(&mut self, name: usize) -> proto::Nested {

@@ -212,6 +212,47 @@ fn interning_tables_start_again_when_full_and_the_trace_says_so() {
 }
 
 #[test]
+fn what_every_event_repeats_is_interned_again_after_a_reset() {
+    // One process, one cgroup (one shared path, as the stream hands it
+    // out); distinct `comm_before` values fill the string table.
+    let n = MAX_INTERNED + 10;
+    let cgroup: std::sync::Arc<[u8]> = std::sync::Arc::from(&b"/system.slice/x.scope"[..]);
+    let events: Vec<Event> = (0..n)
+        .map(|i| {
+            let mut e = exec(b"/bin/x", &[b"x"]);
+            e.comm_before = Comm::from_bytes(format!("c{i}").as_bytes());
+            e.ts_ns = 2_000 + i as u64;
+            e.cgroup_path = Some(cgroup.clone());
+            e
+        })
+        .collect();
+    let (trace, _) = render(&events);
+    let packets = packets(&trace);
+    let cleared = packets
+        .iter()
+        .filter(|p| {
+            varint_of(p, field::packet::SEQUENCE_FLAGS).unwrap()
+                & field::sequence_flags::INCREMENTAL_STATE_CLEARED
+                != 0
+        })
+        .count();
+    assert!(cleared >= 2, "the first packet and a reset");
+    // The cgroup path is interned once per incremental state, not named
+    // by an iid that is gone.
+    let path_interned = packets
+        .iter()
+        .filter_map(|p| bytes_of(p, field::packet::INTERNED_DATA))
+        .flat_map(fields)
+        .filter(|(number, value)| {
+            *number == field::interned::DEBUG_ANNOTATION_STRING_VALUES
+                && matches!(value, Value::Bytes(entry)
+                    if bytes_of(&fields(entry), field::interned::NAME) == Some(&cgroup[..]))
+        })
+        .count();
+    assert_eq!(path_interned, cleared);
+}
+
+#[test]
 fn state_is_dropped_when_processes_exit() {
     let mut events = Vec::new();
     for i in 0..1000u32 {
