@@ -42,6 +42,7 @@
 //! formula an attacker put in a command line. Numeric columns are never
 //! altered. [`RenderOptions::csv_raw`] turns this off, for exact data.
 
+use super::actor::ActorMemo;
 use super::escape::{
     comm_bytes, equal_bytes, is_printable_ascii_text, is_terminal_unsafe, lossy, none_marked,
     push_terminal_safe, unprintable_bytes,
@@ -61,6 +62,9 @@ pub struct CsvRenderer {
     line: Vec<u8>,
     time: Rfc3339Formatter,
     raw: bool,
+    /// The last event's who-part: the cells `pid` to `cgroup_id`, and the
+    /// container cells (the last four).
+    actor: ActorMemo,
 }
 
 impl CsvRenderer {
@@ -69,6 +73,7 @@ impl CsvRenderer {
             line: Vec::with_capacity(1024),
             time: Rfc3339Formatter::new(),
             raw: options.csv_raw,
+            actor: ActorMemo::default(),
         }
     }
 }
@@ -284,14 +289,40 @@ fn push_value(line: &mut Vec<u8>, raw: bool, value: FieldValue<'_>) {
 }
 
 /// Appends the cells every event has, the columns `event` to `latency_ns`,
-/// straight from the event. Our own text (event name, time, errno name)
-/// needs neither quotes nor neutralising; numbers never do.
-fn push_common_cells(line: &mut Vec<u8>, raw: bool, time: &mut Rfc3339Formatter, event: &Event) {
+/// straight from the event (the actor's from `actor`). Our own text (event
+/// name, time, errno name) needs neither quotes nor neutralising; numbers
+/// never do.
+fn push_common_cells(
+    line: &mut Vec<u8>,
+    time: &mut Rfc3339Formatter,
+    actor: &ActorMemo,
+    event: &Event,
+) {
     push_bytes(line, event.syscall.event_name().as_bytes());
     line.push(b',');
     line.extend_from_slice(time.format_bytes(event.wall_ns));
+    line.push(b',');
+    push_u64(line, event.ts_ns);
+    line.extend_from_slice(actor.head());
+    line.push(b',');
+    // An unfinished call has no ret, error or latency: empty cells.
+    if let Some(ret) = event.returned() {
+        push_i64(line, ret);
+        line.push(b',');
+        if let Some(name) = errno::error_name(ret) {
+            push_bytes(line, name.as_bytes());
+        }
+        line.push(b',');
+        push_u64(line, event.latency_ns);
+    } else {
+        line.extend_from_slice(b",,");
+    }
+}
+
+/// The actor's cells of the common ones, `pid` to `cgroup_id`, each after
+/// its comma.
+fn push_actor_cells(line: &mut Vec<u8>, raw: bool, event: &Event) {
     for number in [
-        event.ts_ns,
         u64::from(event.pid),
         u64::from(event.tid),
         u64::from(event.ppid),
@@ -310,18 +341,15 @@ fn push_common_cells(line: &mut Vec<u8>, raw: bool, time: &mut Rfc3339Formatter,
     push_u64(line, u64::from(event.mnt_ns));
     line.push(b',');
     push_u64(line, event.cgroup_id);
-    line.push(b',');
-    // An unfinished call has no ret, error or latency: empty cells.
-    if let Some(ret) = event.returned() {
-        push_i64(line, ret);
-        line.push(b',');
-        if let Some(name) = errno::error_name(ret) {
-            push_bytes(line, name.as_bytes());
+}
+
+/// The container cells, the row's last four, each after its comma.
+fn push_container_cells(line: &mut Vec<u8>, raw: bool, event: &Event) {
+    for &(column, value) in SyscallFields::of_actor(event).iter() {
+        if column as usize >= Column::ContainerId as usize {
+            line.push(b',');
+            push_value(line, raw, value);
         }
-        line.push(b',');
-        push_u64(line, event.latency_ns);
-    } else {
-        line.extend_from_slice(b",,");
     }
 }
 
@@ -354,8 +382,17 @@ const FIRST_TAIL: usize = Column::LatencyNs as usize + 1;
 /// How many columns come after the common ones.
 const TAIL_LEN: usize = Column::COUNT - FIRST_TAIL;
 
+/// The first container column, the first of the row's last four (written
+/// from the actor memo, after the rest of the tail).
+const FIRST_CONTAINER: usize = Column::ContainerId as usize - FIRST_TAIL;
+
 // The tail's columns are the bits of a u64 (`Tail::filled`).
 const _: () = assert!(TAIL_LEN <= 64);
+// The container columns are the last four.
+const _: () = assert!(
+    Column::ContainerId as usize + 3 == Column::PodQos as usize
+        && Column::PodQos as usize + 1 == Column::COUNT
+);
 
 /// `,` repeated: the separators of a run of empty cells.
 const COMMAS: [u8; Column::COUNT] = [b','; Column::COUNT];
@@ -370,7 +407,7 @@ struct Tail<'a> {
     filled: u64,
 }
 
-/// Appends the cells after the common ones, and the newline.
+/// Appends the cells after the common ones but the container cells.
 fn push_tail_cells(line: &mut Vec<u8>, raw: bool, event: &Event) {
     // Built here, where it is written (it is over a kilobyte: returned from
     // a constructor it would be copied).
@@ -394,7 +431,10 @@ impl<'a> Tail<'a> {
         if let Some(reason) = event.unfinished {
             self.set(Column::UnfinishedReason, Cell::Plain(reason.name()));
         }
-        for &(column, value) in SyscallFields::of(event).iter() {
+        for &(column, value) in SyscallFields::of_call(event).iter() {
+            self.set(column, Cell::Value(value));
+        }
+        for (column, value) in SyscallFields::identities(event) {
             self.set(column, Cell::Value(value));
         }
     }
@@ -412,8 +452,8 @@ impl<'a> Tail<'a> {
         }
     }
 
-    /// Appends the tail after the common cells: a comma before each column,
-    /// the filled cells, and the newline.
+    /// Appends the tail after the common cells up to the container cells:
+    /// a comma before each column, the filled cells.
     fn write(&self, line: &mut Vec<u8>, raw: bool) {
         let mut filled = self.filled;
         // The commas up to a column are one more than the empty cells
@@ -428,8 +468,7 @@ impl<'a> Tail<'a> {
             }
             next = index + 1;
         }
-        push_commas(line, TAIL_LEN - next);
-        line.push(b'\n');
+        push_commas(line, FIRST_CONTAINER.saturating_sub(next));
     }
 }
 
@@ -456,10 +495,21 @@ impl Renderer for CsvRenderer {
     }
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
-        let CsvRenderer { line, time, raw } = self;
+        let CsvRenderer {
+            line,
+            time,
+            raw,
+            actor,
+        } = self;
+        if let Some((head, tail)) = actor.refresh(event) {
+            push_actor_cells(head, *raw, event);
+            push_container_cells(tail, *raw, event);
+        }
         line.clear();
-        push_common_cells(line, *raw, time, event);
+        push_common_cells(line, time, actor, event);
         push_tail_cells(line, *raw, event);
+        line.extend_from_slice(actor.tail());
+        line.push(b'\n');
         out.write_all(line)
     }
 

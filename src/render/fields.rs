@@ -420,13 +420,22 @@ impl<'a> SyscallFields<'a> {
     }
 
     fn push_actor(&mut self, event: &'a Event) {
-        let identity = |pid: u32, start: Option<u64>| FieldValue::Identity(start.map(|s| (pid, s)));
-        self.push(Column::ProcId, identity(event.pid, event.proc_start_ns));
-        self.push(
-            Column::ParentProcId,
-            identity(event.ppid, event.parent_start_ns),
-        );
+        for (column, value) in SyscallFields::identities(event) {
+            self.push(column, value);
+        }
         self.push_container(event);
+    }
+
+    /// `proc_id` and `parent_proc_id`, the first of the actor's fields.
+    pub fn identities(event: &Event) -> [(Column, FieldValue<'static>); 2] {
+        let identity = |pid: u32, start: Option<u64>| FieldValue::Identity(start.map(|s| (pid, s)));
+        [
+            (Column::ProcId, identity(event.pid, event.proc_start_ns)),
+            (
+                Column::ParentProcId,
+                identity(event.ppid, event.parent_start_ns),
+            ),
+        ]
     }
 
     /// `container_id`, `runtime`, `pod_uid`, `pod_qos` from the cgroup path.
