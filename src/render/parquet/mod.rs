@@ -88,6 +88,8 @@ struct Writer {
     /// value for is behind by one; it is filled with nulls when it next
     /// gets a value, or when the row group is written.
     rows: usize,
+    /// A process identity's text, reused from row to row.
+    scratch: Vec<u8>,
 }
 
 /// Renders events as one Parquet file.
@@ -144,6 +146,7 @@ impl Writer {
             columns: specs.into_iter().map(ColumnBuffer::new).collect(),
             layout,
             rows: 0,
+            scratch: Vec::with_capacity(32),
         })
     }
 
@@ -215,6 +218,7 @@ impl Writer {
     /// A syscall-specific field (the rows before that lacked it get nulls).
     fn push_field(&mut self, column: Column, value: FieldValue<'_>) -> Result<()> {
         let buffer = &mut self.columns[self.layout.of_column[column as usize]];
+        let scratch = &mut self.scratch;
         buffer.pad_nulls(self.rows)?;
         match value {
             FieldValue::Text(captured) => buffer.push_text(captured_text(captured)),
@@ -229,9 +233,9 @@ impl Writer {
             }
             FieldValue::Derived(Some(value)) => buffer.push_text(Some(&value.bytes())),
             FieldValue::Identity(Some((pid, start))) => {
-                let mut text = Vec::with_capacity(24);
-                push_identity(&mut text, pid, start);
-                buffer.push_text(Some(&text))
+                scratch.clear();
+                push_identity(scratch, pid, start);
+                buffer.push_text(Some(scratch))
             }
             FieldValue::Maybe(Some(number)) => buffer.push_signed(number),
         }
