@@ -12,7 +12,8 @@
 use crate::event::{Comm, Event};
 use std::sync::Arc;
 
-/// Every field of an event a who-part may show; two events with equal keys
+/// Every field of an event a who-part may show but the cgroup path (see
+/// [`ActorMemo::path`]); two events with equal keys and the same path
 /// render to the same who-part bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ActorKey {
@@ -25,11 +26,6 @@ struct ActorKey {
     comm: Comm,
     pcomm: Comm,
     cgroup_id: u64,
-    /// The cgroup path's address and length: the stream hands out one
-    /// shared `Arc` per path, so equal paths are mostly the same `Arc`;
-    /// when they are not, the memo is merely rewritten. The memo keeps the
-    /// `Arc` it saw, so that its address cannot be reused meanwhile.
-    cgroup_path: Option<(usize, usize)>,
     proc_start_ns: Option<u64>,
     parent_start_ns: Option<u64>,
 }
@@ -46,10 +42,6 @@ impl ActorKey {
             comm: event.comm,
             pcomm: event.pcomm,
             cgroup_id: event.cgroup_id,
-            cgroup_path: event
-                .cgroup_path
-                .as_ref()
-                .map(|path| (path.as_ptr() as usize, path.len())),
             proc_start_ns: event.proc_start_ns,
             parent_start_ns: event.parent_start_ns,
         }
@@ -61,7 +53,10 @@ impl ActorKey {
 #[derive(Debug, Default)]
 pub struct ActorMemo {
     key: Option<ActorKey>,
-    /// Keeps the key's cgroup path alive (see [`ActorKey::cgroup_path`]).
+    /// The actor's cgroup path. The stream hands out one shared `Arc` per
+    /// path, so it is compared by address (an equal path in another `Arc`
+    /// merely has the bytes written again); holding it keeps that address
+    /// from being reused meanwhile.
     path: Option<Arc<[u8]>>,
     head: Vec<u8>,
     tail: Vec<u8>,
@@ -74,7 +69,12 @@ impl ActorMemo {
     /// are `event`'s.
     pub fn refresh(&mut self, event: &Event) -> Option<(&mut Vec<u8>, &mut Vec<u8>)> {
         let key = ActorKey::of(event);
-        if self.key == Some(key) {
+        let same_path = match (&self.path, &event.cgroup_path) {
+            (Some(kept), Some(path)) => Arc::ptr_eq(kept, path),
+            (None, None) => true,
+            _ => false,
+        };
+        if self.key == Some(key) && same_path {
             return None;
         }
         self.key = Some(key);

@@ -345,11 +345,9 @@ fn push_actor_cells(line: &mut Vec<u8>, raw: bool, event: &Event) {
 
 /// The container cells, the row's last four, each after its comma.
 fn push_container_cells(line: &mut Vec<u8>, raw: bool, event: &Event) {
-    for &(column, value) in SyscallFields::of_actor(event).iter() {
-        if column as usize >= Column::ContainerId as usize {
-            line.push(b',');
-            push_value(line, raw, value);
-        }
+    for (_, value) in SyscallFields::container(event) {
+        line.push(b',');
+        push_value(line, raw, value);
     }
 }
 

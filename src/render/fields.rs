@@ -420,10 +420,13 @@ impl<'a> SyscallFields<'a> {
     }
 
     fn push_actor(&mut self, event: &'a Event) {
-        for (column, value) in SyscallFields::identities(event) {
+        let identities = SyscallFields::identities(event);
+        for (column, value) in identities
+            .into_iter()
+            .chain(SyscallFields::container(event))
+        {
             self.push(column, value);
         }
-        self.push_container(event);
     }
 
     /// `proc_id` and `parent_proc_id`, the first of the actor's fields.
@@ -438,8 +441,9 @@ impl<'a> SyscallFields<'a> {
         ]
     }
 
-    /// `container_id`, `runtime`, `pod_uid`, `pod_qos` from the cgroup path.
-    fn push_container(&mut self, event: &'a Event) {
+    /// `container_id`, `runtime`, `pod_uid`, `pod_qos` from the cgroup path,
+    /// the last of the actor's fields.
+    pub fn container(event: &'a Event) -> [(Column, FieldValue<'a>); 4] {
         let found = event
             .cgroup_path
             .as_deref()
@@ -451,10 +455,12 @@ impl<'a> SyscallFields<'a> {
                 form: Form::Plain,
             }))
         };
-        self.push(Column::ContainerId, FieldValue::Derived(found.container_id));
-        self.push(Column::Runtime, constant(found.runtime));
-        self.push(Column::PodUid, FieldValue::Derived(found.pod_uid));
-        self.push(Column::PodQos, constant(found.pod_qos));
+        [
+            (Column::ContainerId, FieldValue::Derived(found.container_id)),
+            (Column::Runtime, constant(found.runtime)),
+            (Column::PodUid, FieldValue::Derived(found.pod_uid)),
+            (Column::PodQos, constant(found.pod_qos)),
+        ]
     }
 
     fn push(&mut self, column: Column, value: FieldValue<'a>) {
