@@ -173,6 +173,10 @@ pub fn push_flags(out: &mut Vec<u8>, flags: u64, table: &[Flag]) {
     let mut remaining = flags;
     let mut named_any = false;
     for flag in table {
+        // No flag names cleared bits: nothing further can match.
+        if remaining == 0 {
+            break;
+        }
         if flag.value != 0 && remaining & flag.mask == flag.value {
             if named_any {
                 out.push(b'|');

@@ -23,6 +23,7 @@
 //!   in mountsnoop's style; in them a NULL pointer (or an argument the call
 //!   does not read) prints `NULL`, while mount/umount keep bcc's `""`.
 
+use super::actor::ActorMemo;
 use super::escape::{self, pad_bytes, pad_chars};
 use super::fields::{captured_attr, captured_text};
 use super::flags;
@@ -45,6 +46,8 @@ pub struct TableRenderer {
     /// The layout whose header the rows below now stand under.
     current: Option<EventClass>,
     clock: ClockFormatter,
+    /// The who-part of the last row of each layout (see [`layout_index`]).
+    actors: [ActorMemo; 3],
 }
 
 impl TableRenderer {
@@ -55,6 +58,7 @@ impl TableRenderer {
             line: Vec::with_capacity(512),
             current: None,
             clock,
+            actors: Default::default(),
         }
     }
 
@@ -89,22 +93,11 @@ impl TableRenderer {
             );
             pad_bytes(line, start, EXEC_TIMESTAMP_WIDTH);
         }
-        // Writing to a Vec cannot fail.
-        if options.print_uid {
-            push_u64_left(line, u64::from(event.uid), 6);
+        let memo = &mut self.actors[layout_index(EventClass::Exec)];
+        if let Some((head, _)) = memo.refresh(event) {
+            push_exec_actor(head, event, options.print_uid);
         }
-        let start = line.len();
-        escape::push_terminal_safe(line, escape::comm_bytes(&event.comm), false);
-        pad_bytes(line, start, COMM_WIDTH);
-        line.push(b' ');
-        push_u64_left(line, u64::from(event.pid), 6);
-        line.push(b' ');
-        if event.ppid > 0 {
-            push_u64_left(line, u64::from(event.ppid), 6);
-        } else {
-            line.extend_from_slice(b"?     ");
-        }
-        line.push(b' ');
+        line.extend_from_slice(memo.head());
         match event.returned() {
             Some(ret) => push_i64_right(line, ret, 3),
             // No exit in the capture: the return value is unknown.
@@ -125,20 +118,11 @@ impl TableRenderer {
 
     fn push_mount_row(&mut self, event: &Event) {
         let line = &mut self.line;
-        push_lossy_comm(line, &event.comm);
-        line.push(b' ');
-        push_u64_left(line, u64::from(event.pid), 7);
-        line.push(b' ');
-        push_u64_left(line, u64::from(event.tid), 7);
-        line.push(b' ');
-        if self.options.parent_process {
-            push_lossy_comm(line, &event.pcomm);
-            line.push(b' ');
-            push_u64_left(line, u64::from(event.ppid), 7);
-            line.push(b' ');
+        let memo = &mut self.actors[layout_index(EventClass::Mount)];
+        if let Some((head, _)) = memo.refresh(event) {
+            push_mount_actor(head, event, self.options.parent_process);
         }
-        push_u64_left(line, u64::from(event.mnt_ns), 11);
-        line.push(b' ');
+        line.extend_from_slice(memo.head());
         push_call(line, &event.args);
         line.extend_from_slice(b" = ");
         match event.unfinished {
@@ -166,16 +150,11 @@ impl TableRenderer {
             line.extend_from_slice(self.clock.format_bytes(event.wall_ns));
             pad_bytes(line, start, EXEC_TIME_WIDTH);
         }
-        let start = line.len();
-        escape::push_terminal_safe(line, escape::comm_bytes(&event.comm), false);
-        pad_bytes(line, start, COMM_WIDTH);
-        line.push(b' ');
-        push_u64_left(line, u64::from(event.pid), 7);
-        line.push(b' ');
-        push_u64_left(line, u64::from(event.ppid), 7);
-        line.push(b' ');
-        push_u64_left(line, u64::from(event.tid), 7);
-        line.push(b' ');
+        let memo = &mut self.actors[layout_index(EventClass::Proc)];
+        if let Some((head, _)) = memo.refresh(event) {
+            push_exit_actor(head, event);
+        }
+        line.extend_from_slice(memo.head());
         let age = event.ts_ns.saturating_sub(start_ns) as f64 / 1e9;
         let cell = line.len();
         // Writing to a Vec cannot fail.
@@ -294,6 +273,66 @@ fn layout_of(event: &Event) -> EventClass {
         Args::Fork { .. } | Args::Exit { .. } => EventClass::Proc,
         _ => EventClass::Mount,
     }
+}
+
+/// Where a layout's who-part memo is in [`TableRenderer::actors`].
+fn layout_index(class: EventClass) -> usize {
+    match class {
+        EventClass::Exec => 0,
+        EventClass::Mount => 1,
+        EventClass::Proc => 2,
+    }
+}
+
+/// execsnoop's cells that say who made the event: `[UID] PCOMM PID PPID `.
+fn push_exec_actor(line: &mut Vec<u8>, event: &Event, print_uid: bool) {
+    if print_uid {
+        push_u64_left(line, u64::from(event.uid), 6);
+    }
+    let start = line.len();
+    escape::push_terminal_safe(line, escape::comm_bytes(&event.comm), false);
+    pad_bytes(line, start, COMM_WIDTH);
+    line.push(b' ');
+    push_u64_left(line, u64::from(event.pid), 6);
+    line.push(b' ');
+    if event.ppid > 0 {
+        push_u64_left(line, u64::from(event.ppid), 6);
+    } else {
+        line.extend_from_slice(b"?     ");
+    }
+    line.push(b' ');
+}
+
+/// mountsnoop's cells before CALL: `COMM PID TID [PCOMM PPID] MNT_NS `.
+fn push_mount_actor(line: &mut Vec<u8>, event: &Event, parent_process: bool) {
+    push_lossy_comm(line, &event.comm);
+    line.push(b' ');
+    push_u64_left(line, u64::from(event.pid), 7);
+    line.push(b' ');
+    push_u64_left(line, u64::from(event.tid), 7);
+    line.push(b' ');
+    if parent_process {
+        push_lossy_comm(line, &event.pcomm);
+        line.push(b' ');
+        push_u64_left(line, u64::from(event.ppid), 7);
+        line.push(b' ');
+    }
+    push_u64_left(line, u64::from(event.mnt_ns), 11);
+    line.push(b' ');
+}
+
+/// exitsnoop's cells before AGE(s): `PCOMM PID PPID TID `.
+fn push_exit_actor(line: &mut Vec<u8>, event: &Event) {
+    let start = line.len();
+    escape::push_terminal_safe(line, escape::comm_bytes(&event.comm), false);
+    pad_bytes(line, start, COMM_WIDTH);
+    line.push(b' ');
+    push_u64_left(line, u64::from(event.pid), 7);
+    line.push(b' ');
+    push_u64_left(line, u64::from(event.ppid), 7);
+    line.push(b' ');
+    push_u64_left(line, u64::from(event.tid), 7);
+    line.push(b' ');
 }
 
 /// bcc exitsnoop's header (with execsnoop's `-T` column when asked).

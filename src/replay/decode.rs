@@ -102,23 +102,25 @@ pub struct ExitRecord {
     pub comm: Comm,
 }
 
-/// One decoded raw record.
+/// One decoded raw record. The records larger than an exit are boxed: a
+/// record is moved from the decoder through the stream into the pairing,
+/// and a box moves as one pointer (the pairing keeps entries boxed anyway).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawRecord {
-    Enter(EnterRecord),
+    Enter(Box<EnterRecord>),
     Exit(ExitRecord),
     /// Arguments read again after the call, because some were unreadable at
     /// entry (`SC_REC_REFETCH`); same shape as an entry.
-    Refetch(EnterRecord),
+    Refetch(Box<EnterRecord>),
     /// Layout 3+: a task was created (`SC_REC_FORK`).
-    Fork(ForkRecord),
+    Fork(Box<ForkRecord>),
     /// Layout 3+: a process ended (`SC_REC_PROC_EXIT`).
-    ProcExit(ProcExitRecord),
+    ProcExit(Box<ProcExitRecord>),
     /// Layout 3+: a successful exec seen at sched_process_exec
     /// (`SC_REC_EXEC`), with its filename and argv; `args` of an execve.
     /// `flags` has `SC_EXEC_NO_SYSCALL` and/or `SC_EXEC_COMPAT_IMAGE`, and
     /// [`EnterRecord::exec_caller_tid`] the caller's thread id.
-    Exec(EnterRecord),
+    Exec(Box<EnterRecord>),
 }
 
 /// A decoded `struct sc_fork`.
@@ -569,8 +571,8 @@ mod v1 {
             REC_REFETCH => {
                 decode_enter(raw, syscall, version, false, frame).map(RawRecord::Refetch)
             }
-            REC_FORK => decode_fork(raw).map(RawRecord::Fork),
-            REC_PROC_EXIT => decode_proc_exit(raw).map(RawRecord::ProcExit),
+            REC_FORK => decode_fork(raw).map(|fork| RawRecord::Fork(Box::new(fork))),
+            REC_PROC_EXIT => decode_proc_exit(raw).map(|exit| RawRecord::ProcExit(Box::new(exit))),
             REC_EXEC => decode_exec(raw, frame).map(RawRecord::Exec),
             other => Err(DecodeError::UnknownKind(other)),
         }
@@ -654,7 +656,10 @@ mod v1 {
 
     /// `SC_REC_EXEC`: an `sc_enter` with exec flags only and two items,
     /// the filename and argv as one blob of NUL-terminated strings.
-    fn decode_exec(raw: &[u8], frame: Option<&Arc<Vec<u8>>>) -> Result<EnterRecord, DecodeError> {
+    fn decode_exec(
+        raw: &[u8],
+        frame: Option<&Arc<Vec<u8>>>,
+    ) -> Result<Box<EnterRecord>, DecodeError> {
         if !(ENTER_SIZE..=MAX_RECORD_SIZE).contains(&raw.len()) {
             return Err(DecodeError::SizeOutOfRange {
                 size: u32::try_from(raw.len()).unwrap_or(u32::MAX),
@@ -706,7 +711,7 @@ mod v1 {
         }
         let (args, args_truncated) = split_argv_block(&block);
         let a = e.args.map(u64::from_le);
-        Ok(EnterRecord {
+        Ok(Box::new(EnterRecord {
             syscall,
             ts_ns: u64::from_le(e.hdr.ts_ns),
             pid: u32::from_le(e.hdr.pid),
@@ -727,7 +732,7 @@ mod v1 {
                 args_truncated,
             },
             exec_caller_tid: a[0] as u32,
-        })
+        }))
     }
 
     /// The argv of a `SC_REC_EXEC` record: its blob split at each NUL (the
@@ -785,7 +790,7 @@ mod v1 {
         version: Version,
         is_entry: bool,
         frame: Option<&Arc<Vec<u8>>>,
-    ) -> Result<EnterRecord, DecodeError> {
+    ) -> Result<Box<EnterRecord>, DecodeError> {
         if !(ENTER_SIZE..=MAX_RECORD_SIZE).contains(&raw.len()) {
             return Err(DecodeError::SizeOutOfRange {
                 size: u32::try_from(raw.len()).unwrap_or(u32::MAX),
@@ -1003,7 +1008,7 @@ mod v1 {
             });
         }
         let hdr = &e.hdr;
-        Ok(EnterRecord {
+        Ok(Box::new(EnterRecord {
             syscall,
             ts_ns: u64::from_le(hdr.ts_ns),
             pid: u32::from_le(hdr.pid),
@@ -1018,7 +1023,7 @@ mod v1 {
             flags,
             args,
             exec_caller_tid: 0,
-        })
+        }))
     }
 
     /// The string items after `struct sc_enter`, read one at a time.
@@ -1276,7 +1281,7 @@ mod tests {
 
     fn enter(raw: &[u8]) -> EnterRecord {
         match dec(raw) {
-            Ok(RawRecord::Enter(e)) => e,
+            Ok(RawRecord::Enter(e)) => *e,
             other => panic!("expected an entry record, got {other:?}"),
         }
     }

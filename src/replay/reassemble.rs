@@ -400,7 +400,7 @@ impl Reassembler {
     ///   waits for it like an entry;
     /// - otherwise (no entry to end, no exit to come) the record is the whole
     ///   event: ret 0, latency 0.
-    pub fn push_exec(&mut self, exec: EnterRecord) -> Option<Event> {
+    pub fn push_exec(&mut self, exec: Box<EnterRecord>) -> Option<Event> {
         if !exec.exec_without_syscall() {
             self.observe(exec.ts_ns);
             let caller = exec.exec_caller_tid;
@@ -423,7 +423,7 @@ impl Reassembler {
         self.stats.exec_records_alone += 1;
         self.note_sources(None);
         let done = exec_done_exit(&exec, exec.syscall);
-        Some(self.make_event(Box::new(exec), &done))
+        Some(self.make_event(exec, &done))
     }
 
     /// Feeds a refetch record: the arguments of a pending call read again
@@ -431,7 +431,7 @@ impl Reassembler {
     /// for them (`SC_ENTER_REFETCH`) on its thread (or, for an exec, on any
     /// thread of its process when the refetch comes as the leader). See
     /// [`merge_refetched`] for what is taken from it.
-    pub fn push_refetch(&mut self, refetch: EnterRecord) {
+    pub fn push_refetch(&mut self, refetch: Box<EnterRecord>) {
         let tid = refetch.tid;
         let syscall = refetch.syscall;
         // The BPF side writes a refetch record only for an entry that said
@@ -471,7 +471,7 @@ impl Reassembler {
     }
 
     /// Feeds one entry record.
-    pub fn push_enter(&mut self, entry: EnterRecord) {
+    pub fn push_enter(&mut self, entry: Box<EnterRecord>) {
         self.stats.entries += 1;
         self.observe(entry.ts_ns);
         let tid = entry.tid;
@@ -496,7 +496,7 @@ impl Reassembler {
             tid,
             Pending {
                 seq,
-                entry: Box::new(entry),
+                entry,
                 sources: self.source.map(|s| vec![s]).unwrap_or_default(),
             },
         );
@@ -510,6 +510,15 @@ impl Reassembler {
     /// syscall number is read from the new image's registers), so an exec
     /// exit pairs with either exec entry; the event keeps the entry's syscall.
     pub fn push_exit(&mut self, exit: &ExitRecord) -> Option<Event> {
+        let mut event = None;
+        self.push_exit_into(exit, &mut event);
+        event
+    }
+
+    /// [`Reassembler::push_exit`], the event made in `slot` (an event is a
+    /// few hundred bytes: made where it is wanted, it is not copied there),
+    /// which is left as it is when the exit completes none.
+    pub fn push_exit_into(&mut self, exit: &ExitRecord, slot: &mut Option<Event>) {
         self.stats.exits += 1;
         self.observe(exit.ts_ns);
         let tid = exit.tid;
@@ -534,12 +543,9 @@ impl Reassembler {
             Some(mut p) => {
                 self.stats.events += 1;
                 self.note_sources(Some(&mut p));
-                Some(self.make_event(p.entry, exit))
+                *slot = Some(self.make_event(p.entry, exit));
             }
-            None => {
-                self.stats.orphan_exits += 1;
-                None
-            }
+            None => self.stats.orphan_exits += 1,
         }
     }
 

@@ -122,6 +122,9 @@ impl fmt::Display for Warning {
 }
 
 /// One step of the stream.
+// Events are nearly every item: boxing them to make the rare ones' size
+// matter less would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Item {
     Event(Event),
@@ -677,25 +680,23 @@ impl<R: Read> EventStream<R> {
                         _ => None,
                     };
                     // The event the record completes, if any, is made in
-                    // `lent`, where it is handed out from.
-                    self.lent = match decoded {
-                        Ok(RawRecord::Enter(entry)) => {
-                            self.pairing.push_enter(entry);
-                            None
+                    // `lent` (empty until then), where it is handed out
+                    // from; a record that completes none leaves it alone
+                    // rather than writing an empty event there.
+                    match decoded {
+                        Ok(RawRecord::Enter(entry)) => self.pairing.push_enter(entry),
+                        Ok(RawRecord::Refetch(refetch)) => self.pairing.push_refetch(refetch),
+                        Ok(RawRecord::Exit(exit)) => {
+                            self.pairing.push_exit_into(&exit, &mut self.lent)
                         }
-                        Ok(RawRecord::Refetch(refetch)) => {
-                            self.pairing.push_refetch(refetch);
-                            None
-                        }
-                        Ok(RawRecord::Exit(exit)) => self.pairing.push_exit(&exit),
-                        Ok(RawRecord::Exec(exec)) => self.pairing.push_exec(exec),
+                        Ok(RawRecord::Exec(exec)) => self.lent = self.pairing.push_exec(exec),
                         Ok(RawRecord::Fork(fork)) => {
                             let wall = self.pairing.wall_ns(fork.ts_ns);
-                            Some(self.lineage.fork_event(&fork, wall))
+                            self.lent = Some(self.lineage.fork_event(&fork, wall));
                         }
                         Ok(RawRecord::ProcExit(exit)) => {
                             let wall = self.pairing.wall_ns(exit.ts_ns);
-                            Some(self.lineage.exit_event(&exit, wall))
+                            self.lent = Some(self.lineage.exit_event(&exit, wall));
                         }
                         Err(err) => {
                             self.decode_errors += 1;
@@ -705,9 +706,8 @@ impl<R: Read> EventStream<R> {
                                     Warning::Undecodable(err),
                                 ))));
                             }
-                            None
                         }
-                    };
+                    }
                     let sources = if self.track_sources && self.lent.is_some() {
                         match self.pairing.event_sources() {
                             [] => vec![position],
