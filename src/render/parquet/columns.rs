@@ -114,10 +114,17 @@ impl ColumnBuffer {
     /// Nulls up to `rows` rows: the rows before this one that did not have
     /// the field. Filling them in at once (here, and for the whole row group
     /// before it is written) is cheaper than a null per row and column.
+    #[inline]
     pub fn pad_nulls(&mut self, rows: usize) -> Result<()> {
-        let Some(missing) = rows.checked_sub(self.rows).filter(|&n| n > 0) else {
-            return Ok(());
-        };
+        match rows.checked_sub(self.rows) {
+            Some(missing) if missing > 0 => self.push_nulls(missing),
+            _ => Ok(()),
+        }
+    }
+
+    /// `missing` nulls at the end of the column.
+    fn push_nulls(&mut self, missing: usize) -> Result<()> {
+        let rows = self.rows + missing;
         if !self.spec.optional {
             return Err(mismatch(&self.spec, "null"));
         }
