@@ -289,12 +289,8 @@ fn push_exec_actor(line: &mut Vec<u8>, event: &Event, print_uid: bool) {
     if print_uid {
         push_u64_left(line, u64::from(event.uid), 6);
     }
-    let start = line.len();
-    escape::push_terminal_safe(line, escape::comm_bytes(&event.comm), false);
-    pad_bytes(line, start, COMM_WIDTH);
-    line.push(b' ');
-    push_u64_left(line, u64::from(event.pid), 6);
-    line.push(b' ');
+    push_padded_comm(line, &event.comm);
+    push_number_cells(line, &[(event.pid, 6)]);
     if event.ppid > 0 {
         push_u64_left(line, u64::from(event.ppid), 6);
     } else {
@@ -307,32 +303,37 @@ fn push_exec_actor(line: &mut Vec<u8>, event: &Event, print_uid: bool) {
 fn push_mount_actor(line: &mut Vec<u8>, event: &Event, parent_process: bool) {
     push_lossy_comm(line, &event.comm);
     line.push(b' ');
-    push_u64_left(line, u64::from(event.pid), 7);
-    line.push(b' ');
-    push_u64_left(line, u64::from(event.tid), 7);
-    line.push(b' ');
+    push_number_cells(line, &[(event.pid, 7), (event.tid, 7)]);
     if parent_process {
         push_lossy_comm(line, &event.pcomm);
         line.push(b' ');
-        push_u64_left(line, u64::from(event.ppid), 7);
-        line.push(b' ');
+        push_number_cells(line, &[(event.ppid, 7)]);
     }
-    push_u64_left(line, u64::from(event.mnt_ns), 11);
-    line.push(b' ');
+    push_number_cells(line, &[(event.mnt_ns, 11)]);
 }
 
 /// exitsnoop's cells before AGE(s): `PCOMM PID PPID TID `.
 fn push_exit_actor(line: &mut Vec<u8>, event: &Event) {
+    push_padded_comm(line, &event.comm);
+    push_number_cells(line, &[(event.pid, 7), (event.ppid, 7), (event.tid, 7)]);
+}
+
+/// execsnoop's and exitsnoop's PCOMM: terminal-safe, padded to 16 bytes,
+/// then the column gap.
+fn push_padded_comm(line: &mut Vec<u8>, comm: &[u8]) {
     let start = line.len();
-    escape::push_terminal_safe(line, escape::comm_bytes(&event.comm), false);
+    escape::push_terminal_safe(line, escape::comm_bytes(comm), false);
     pad_bytes(line, start, COMM_WIDTH);
     line.push(b' ');
-    push_u64_left(line, u64::from(event.pid), 7);
-    line.push(b' ');
-    push_u64_left(line, u64::from(event.ppid), 7);
-    line.push(b' ');
-    push_u64_left(line, u64::from(event.tid), 7);
-    line.push(b' ');
+}
+
+/// Numbers left-aligned in cells of the given widths, each followed by
+/// the column gap.
+fn push_number_cells(line: &mut Vec<u8>, cells: &[(u32, usize)]) {
+    for &(number, width) in cells {
+        push_u64_left(line, u64::from(number), width);
+        line.push(b' ');
+    }
 }
 
 /// bcc exitsnoop's header (with execsnoop's `-T` column when asked).
