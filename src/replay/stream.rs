@@ -683,6 +683,7 @@ impl<R: Read> EventStream<R> {
                     // `lent` (empty until then), where it is handed out
                     // from; a record that completes none leaves it alone
                     // rather than writing an empty event there.
+                    debug_assert!(self.lent.is_none(), "an event lent before is still there");
                     match decoded {
                         Ok(RawRecord::Enter(entry)) => self.pairing.push_enter(entry),
                         Ok(RawRecord::Refetch(refetch)) => self.pairing.push_refetch(refetch),
