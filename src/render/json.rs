@@ -367,14 +367,17 @@ fn push_event(out: &mut Vec<u8>, actor: &mut ActorMemo, event: &Event, time: &[u
     let fields = SyscallFields::of_call(event);
     push_fields(out, &fields);
     out.extend_from_slice(actor.tail());
-    // The actor's fields are never cut short or unreadable.
-    let truncated = fields.truncated();
-    if !truncated.is_empty() {
-        push_names(out, "truncated", truncated.names());
-    }
-    let unreadable = fields.unreadable();
-    if !unreadable.is_empty() {
-        push_names(out, "unreadable", unreadable.names());
+    // The actor's fields are never cut short or unreadable, and most calls'
+    // are neither: the lists are built only when something is.
+    if fields.is_marked() {
+        let truncated = fields.truncated();
+        if !truncated.is_empty() {
+            push_names(out, "truncated", truncated.names());
+        }
+        let unreadable = fields.unreadable();
+        if !unreadable.is_empty() {
+            push_names(out, "unreadable", unreadable.names());
+        }
     }
     if let Some(reason) = event.unfinished {
         out.extend_from_slice(b",\"unfinished\":true,\"unfinished_reason\":\"");

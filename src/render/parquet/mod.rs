@@ -180,6 +180,18 @@ impl Writer {
         for &(column, value) in fields.iter() {
             self.push_field(column, value)?;
         }
+        // Most events have nothing cut or unreadable: the lists are built
+        // only when something is.
+        if fields.is_marked() {
+            self.push_marked(&fields)?;
+        }
+        self.push_identity(identity)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The `truncated` and `unreadable` lists of the row.
+    fn push_marked(&mut self, fields: &SyscallFields<'_>) -> Result<()> {
         let truncated = fields.truncated();
         let unreadable = fields.unreadable();
         for (index, names) in [
@@ -192,8 +204,6 @@ impl Writer {
                 column.push_list(names.iter().map(|name| Some(name.as_bytes())))?;
             }
         }
-        self.push_identity(identity)?;
-        self.rows += 1;
         Ok(())
     }
 
