@@ -20,7 +20,8 @@ use serde_json::Value;
 use snoopcap::format::{CaptureReader, FrameHeader, FRAME_HEADER_LEN};
 
 use crate::common::{
-    bpf_lock, cgroup2_root, json_lines, read_capture, replay, require_root, workload, Recording,
+    bpf_lock, cgroup2_root, json_lines, python, read_capture, replay, require_root, workload,
+    Recording,
 };
 
 /// The header body and every frame's payload, decompressed: all the bytes a
@@ -365,6 +366,46 @@ fn runtime_cgroups() -> Vec<RuntimeCase> {
     ]
 }
 
+/// Parquet's process-identity and container columns, row for row, are
+/// JSON's `events` of the capture at `path` (read back with pyarrow).
+fn assert_parquet_actor_columns_match(events: &[Value], path: &str, parquet: &Path) {
+    let (code, _, stderr) = replay(&["--format", "parquet", "-o", parquet.to_str().unwrap(), path]);
+    assert_eq!(code, 0, "{stderr}");
+    let columns = [
+        "proc_id",
+        "parent_proc_id",
+        "container_id",
+        "runtime",
+        "pod_uid",
+        "pod_qos",
+    ];
+    let script = "import sys, json, pyarrow.parquet as pq\n\
+                  print(json.dumps(pq.read_table(sys.argv[1], columns=sys.argv[2:]).to_pylist()))";
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(parquet)
+        .args(columns)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("rows as JSON");
+    assert_eq!(rows.len(), events.len());
+    for (row, event) in rows.iter().zip(events) {
+        for column in columns {
+            assert_eq!(row[column], event[column], "{column}: {event}");
+        }
+    }
+    assert!(
+        rows.iter().any(|row| !row["container_id"].is_null()),
+        "some event is in a container"
+    );
+}
+
 #[test]
 fn container_identity_and_filtered_rewrites_on_real_cgroup_directories() {
     if !require_root("container_identity_and_filtered_rewrites_on_real_cgroup_directories") {
@@ -411,6 +452,7 @@ fn container_identity_and_filtered_rewrites_on_real_cgroup_directories() {
         assert_eq!(event["pod_uid"], text(uid), "{relative}");
         assert_eq!(event["pod_qos"], text(qos), "{relative}");
     }
+    assert_parquet_actor_columns_match(&events, path, &dir.path().join("runtimes.parquet"));
     let (code, csv, _) = replay(&["--format", "csv", path]);
     assert_eq!(code, 0);
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();

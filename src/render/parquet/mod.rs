@@ -15,6 +15,7 @@ pub mod schema;
 
 use self::columns::ColumnBuffer;
 use self::schema::Spec;
+use super::actor::ActorMemo;
 use super::errno;
 use super::escape::comm_bytes;
 use super::fields::{
@@ -106,6 +107,10 @@ struct Writer {
     rows: usize,
     /// A process identity's text, reused from row to row.
     scratch: Vec<u8>,
+    /// The actor's text columns (process identities, container fields) of
+    /// the last row, as [`ActorText`] entries: a run of one actor's rows
+    /// works them out once.
+    actor: ActorMemo,
 }
 
 /// Renders events as one Parquet file.
@@ -166,6 +171,7 @@ impl Writer {
             layout,
             rows: 0,
             scratch: Vec::with_capacity(32),
+            actor: ActorMemo::default(),
         })
     }
 
@@ -176,10 +182,13 @@ impl Writer {
     /// Appends one event as a row.
     fn push(&mut self, event: &Event, identity: &CaptureIdentity) -> Result<()> {
         self.push_common(event)?;
-        let fields = SyscallFields::of(event);
+        // The actor's fields are never cut short or unreadable: the call's
+        // alone say what the lists hold.
+        let fields = SyscallFields::of_call(event);
         for &(column, value) in fields.iter() {
             self.push_field(column, value)?;
         }
+        self.push_actor(event)?;
         // Most events have nothing cut or unreadable: the lists are built
         // only when something is.
         if fields.is_marked() {
@@ -187,6 +196,29 @@ impl Writer {
         }
         self.push_identity(identity)?;
         self.rows += 1;
+        Ok(())
+    }
+
+    /// The actor's fields ([`SyscallFields::of_actor`]), from the memo of
+    /// the last row's actor when it is the same.
+    fn push_actor(&mut self, event: &Event) -> Result<()> {
+        if let Some((head, _)) = self.actor.refresh(event) {
+            for &(column, value) in SyscallFields::of_actor(event).iter() {
+                ActorText::push(head, column, value)?;
+            }
+        }
+        let Writer {
+            columns,
+            layout,
+            rows,
+            actor,
+            ..
+        } = self;
+        for (column, text) in ActorText::entries(actor.head()) {
+            let buffer = &mut columns[layout.of_column[column as usize]];
+            buffer.pad_nulls(*rows)?;
+            buffer.push_text(Some(text))?;
+        }
         Ok(())
     }
 
@@ -320,6 +352,50 @@ impl Writer {
         self.flush_group(out)?;
         let rest = self.file.into_inner().map_err(to_io)?;
         out.write_all(&rest)
+    }
+}
+
+/// The text of each non-null actor field, packed one after the other in a
+/// byte buffer: the column's index, the text's length (4 bytes, little
+/// endian), the text. Null fields have no entry (the column gets its null
+/// with the next value).
+struct ActorText;
+
+impl ActorText {
+    fn push(out: &mut Vec<u8>, column: Column, value: FieldValue<'_>) -> Result<()> {
+        let entry = out.len();
+        out.push(column as u8);
+        out.extend_from_slice(&[0; 4]);
+        match value {
+            FieldValue::Identity(Some((pid, start))) => push_identity(out, pid, start),
+            FieldValue::Derived(Some(derived)) => out.extend_from_slice(&derived.bytes()),
+            FieldValue::Identity(None) | FieldValue::Derived(None) => {
+                out.truncate(entry);
+                return Ok(());
+            }
+            _ => {
+                return Err(ParquetError::General(format!(
+                    "actor field {} is not text",
+                    column.name()
+                )))
+            }
+        }
+        let len = u32::try_from(out.len() - entry - 5)
+            .map_err(|_| ParquetError::General("actor field too long".into()))?;
+        out[entry + 1..entry + 5].copy_from_slice(&len.to_le_bytes());
+        Ok(())
+    }
+
+    /// The entries of `packed`, in order.
+    fn entries(mut packed: &[u8]) -> impl Iterator<Item = (Column, &[u8])> {
+        std::iter::from_fn(move || {
+            let (&index, rest) = packed.split_first()?;
+            let (len, rest) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let text = rest.get(..len)?;
+            packed = rest.get(len..)?;
+            Some((*Column::ALL.get(usize::from(index))?, text))
+        })
     }
 }
 
