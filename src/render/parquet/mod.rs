@@ -105,7 +105,8 @@ struct Writer {
     /// value for is behind by one; it is filled with nulls when it next
     /// gets a value, or when the row group is written.
     rows: usize,
-    /// A process identity's text, reused from row to row.
+    /// A process identity's or container field's text, reused from row to
+    /// row (when it is not the actor memo's).
     scratch: Vec<u8>,
     /// The actor's text columns (process identities, container fields) of
     /// the last row, as [`ActorText`] entries: a run of one actor's rows
@@ -278,16 +279,15 @@ impl Writer {
 
     /// A syscall-specific field (the rows before that lacked it get nulls).
     fn push_field(&mut self, column: Column, value: FieldValue<'_>) -> Result<()> {
-        if let FieldValue::Identity(None) | FieldValue::Maybe(None) | FieldValue::Derived(None) =
-            value
-        {
+        let buffer = &mut self.columns[self.layout.of_column[column as usize]];
+        match value {
             // Nothing to do: the column is behind by this row, which gets
             // its null with the next value or when the row group is written.
-            return Ok(());
+            FieldValue::Identity(None) | FieldValue::Maybe(None) | FieldValue::Derived(None) => {
+                return Ok(())
+            }
+            _ => buffer.pad_nulls(self.rows)?,
         }
-        let buffer = &mut self.columns[self.layout.of_column[column as usize]];
-        let scratch = &mut self.scratch;
-        buffer.pad_nulls(self.rows)?;
         match value {
             FieldValue::Text(captured) => buffer.push_text(captured_text(captured)),
             FieldValue::Signed(number) => buffer.push_signed(number),
@@ -296,16 +296,16 @@ impl Writer {
             FieldValue::Args(args) => buffer.push_list(args.iter().map(captured_text)),
             FieldValue::Comm(comm) => buffer.push_text(Some(comm_bytes(comm))),
             FieldValue::Attr(captured) => buffer.push_attr(captured_attr(captured)),
-            FieldValue::Identity(None) | FieldValue::Maybe(None) | FieldValue::Derived(None) => {
-                buffer.push_null()
-            }
-            FieldValue::Derived(Some(value)) => buffer.push_text(Some(&value.bytes())),
-            FieldValue::Identity(Some((pid, start))) => {
+            FieldValue::Identity(_) | FieldValue::Derived(_) => {
+                let scratch = &mut self.scratch;
                 scratch.clear();
-                push_identity(scratch, pid, start);
-                buffer.push_text(Some(scratch))
+                if push_derived_text(scratch, column, value)? {
+                    buffer.push_text(Some(scratch))
+                } else {
+                    Ok(())
+                }
             }
-            FieldValue::Maybe(Some(number)) => buffer.push_signed(number),
+            FieldValue::Maybe(number) => number.map_or(Ok(()), |n| buffer.push_signed(n)),
         }
     }
 
@@ -355,6 +355,23 @@ impl Writer {
     }
 }
 
+/// Appends the text of a value derived from who made the event (a process
+/// identity, a container field); `false`, appending nothing, for a null one.
+fn push_derived_text(out: &mut Vec<u8>, column: Column, value: FieldValue<'_>) -> Result<bool> {
+    match value {
+        FieldValue::Identity(Some((pid, start))) => push_identity(out, pid, start),
+        FieldValue::Derived(Some(derived)) => out.extend_from_slice(&derived.bytes()),
+        FieldValue::Identity(None) | FieldValue::Derived(None) => return Ok(false),
+        _ => {
+            return Err(ParquetError::General(format!(
+                "field {} is not a process identity or container field",
+                column.name()
+            )))
+        }
+    }
+    Ok(true)
+}
+
 /// The text of each non-null actor field, packed one after the other in a
 /// byte buffer: the column's index, the text's length (4 bytes, little
 /// endian), the text. Null fields have no entry (the column gets its null
@@ -366,19 +383,9 @@ impl ActorText {
         let entry = out.len();
         out.push(column as u8);
         out.extend_from_slice(&[0; 4]);
-        match value {
-            FieldValue::Identity(Some((pid, start))) => push_identity(out, pid, start),
-            FieldValue::Derived(Some(derived)) => out.extend_from_slice(&derived.bytes()),
-            FieldValue::Identity(None) | FieldValue::Derived(None) => {
-                out.truncate(entry);
-                return Ok(());
-            }
-            _ => {
-                return Err(ParquetError::General(format!(
-                    "actor field {} is not text",
-                    column.name()
-                )))
-            }
+        if !push_derived_text(out, column, value)? {
+            out.truncate(entry);
+            return Ok(());
         }
         let len = u32::try_from(out.len() - entry - 5)
             .map_err(|_| ParquetError::General("actor field too long".into()))?;
