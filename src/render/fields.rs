@@ -5,6 +5,7 @@
 
 use crate::container::{self, Derived, Form};
 use crate::event::{Args, Captured, Event, MountAttr};
+use arrayvec::ArrayVec;
 
 /// Every field name of the JSON and CSV output, in CSV column order: the
 /// common fields, exec and mount(2)'s fields, the other mount-family
@@ -258,10 +259,11 @@ pub fn captured_attr(captured: &Captured) -> Option<MountAttr> {
 const MAX_SYSCALL_FIELDS: usize = 12;
 
 /// The syscall-specific fields of one event, in output order.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SyscallFields<'a> {
-    items: [(Column, FieldValue<'a>); MAX_SYSCALL_FIELDS],
-    len: usize,
+    // Not an array of defaults: a value is written only where a field is,
+    // instead of the whole array (about 500 bytes) once per event.
+    items: ArrayVec<(Column, FieldValue<'a>), MAX_SYSCALL_FIELDS>,
     /// Some captured value was cut short or unreadable: only then are the
     /// `truncated` and `unreadable` lists worth looking for.
     marked: bool,
@@ -413,8 +415,7 @@ impl<'a> SyscallFields<'a> {
 
     fn empty() -> SyscallFields<'a> {
         SyscallFields {
-            items: [(Column::Event, FieldValue::Bool(false)); MAX_SYSCALL_FIELDS],
-            len: 0,
+            items: ArrayVec::new(),
             marked: false,
         }
     }
@@ -470,14 +471,13 @@ impl<'a> SyscallFields<'a> {
             FieldValue::Args(args) => args.iter().any(marked),
             _ => false,
         };
-        if let Some(slot) = self.items.get_mut(self.len) {
-            *slot = (column, value);
-            self.len += 1;
-        }
+        // MAX_SYSCALL_FIELDS is the most any event has: never full.
+        let pushed = self.items.try_push((column, value));
+        debug_assert!(pushed.is_ok(), "more fields than MAX_SYSCALL_FIELDS");
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &(Column, FieldValue<'a>)> {
-        self.items.iter().take(self.len)
+        self.items.iter()
     }
 
     /// Whether some captured value was cut short or unreadable (else
