@@ -396,16 +396,35 @@ fn unpaired_warnings(pairing: &ReassemblyStats) -> Vec<String> {
 struct CgroupPaths {
     paths: rustc_hash::FxHashMap<u64, Arc<[u8]>>,
     last: Option<(u64, Option<Arc<[u8]>>)>,
+    /// The path of the event the stream lent last, given back when that
+    /// event was done with ([`CgroupPaths::give_back`]).
+    returned: Option<(u64, Arc<[u8]>)>,
 }
 
 impl CgroupPaths {
     fn insert(&mut self, id: u64, path: Arc<[u8]>) {
         self.paths.insert(id, path);
         self.last = None;
+        self.returned = None;
+    }
+
+    /// Takes back the path of an event of cgroup `id` that is done with:
+    /// the next event of that cgroup gets it moved instead of a new
+    /// reference (one atomic increment, and one decrement when the event
+    /// goes, for every event otherwise).
+    fn give_back(&mut self, id: u64, path: Option<Arc<[u8]>>) {
+        if let Some(path) = path {
+            self.returned = Some((id, path));
+        }
     }
 
     /// The path the capture stored for cgroup `id`, if any.
     fn get(&mut self, id: u64) -> Option<Arc<[u8]>> {
+        if let Some((returned, path)) = self.returned.take() {
+            if returned == id {
+                return Some(path);
+            }
+        }
         match &self.last {
             Some((last, path)) if *last == id => path.clone(),
             _ => {
@@ -621,7 +640,7 @@ impl<R: Read> EventStream<R> {
     /// or another item; `None` at the end of the capture.
     pub(crate) fn advance(&mut self) -> Option<Advanced> {
         // The event lent last is done with: it must not keep its frame.
-        self.lent = None;
+        self.drop_lent();
         loop {
             if let Some((event, sources)) = self.ready.pop_front() {
                 if self.track_sources {
@@ -809,9 +828,19 @@ impl<R: Read> EventStream<R> {
         if shown {
             self.events_shown += 1;
         } else {
-            self.lent = None;
+            self.drop_lent();
         }
         shown
+    }
+
+    /// Empties `lent`, giving its event's cgroup path back for the next
+    /// event ([`CgroupPaths::give_back`]).
+    fn drop_lent(&mut self) {
+        if let Some(event) = &mut self.lent {
+            self.cgroup_paths
+                .give_back(event.cgroup_id, event.cgroup_path.take());
+        }
+        self.lent = None;
     }
 
     /// Ends the capture (what is still pending is counted as unpaired) and
