@@ -378,6 +378,43 @@ impl CapturedBytes {
         }
     }
 
+    /// As [`CapturedBytes::shared`], taking a reference to `frame` from
+    /// `shares` when it has one ([`FrameShares::share`]).
+    pub fn shared_in(
+        frame: &Arc<Vec<u8>>,
+        shares: &mut FrameShares,
+        range: std::ops::Range<usize>,
+    ) -> CapturedBytes {
+        let bytes = frame.get(range.clone()).unwrap_or_default();
+        if bytes.len() <= CapturedBytes::INLINE {
+            return CapturedBytes::new(bytes);
+        }
+        match (u32::try_from(range.start), u32::try_from(bytes.len())) {
+            (Ok(start), Ok(len)) => CapturedBytes(Repr::Shared {
+                frame: shares.share(frame),
+                start,
+                len,
+            }),
+            _ => CapturedBytes::new(bytes),
+        }
+    }
+
+    /// Empties bytes that are a slice of a frame and returns their
+    /// reference to it (moved out: the count is untouched).
+    fn take_frame(&mut self) -> Option<Arc<Vec<u8>>> {
+        if !self.is_shared() {
+            return None;
+        }
+        let empty = Repr::Inline {
+            len: 0,
+            buf: [0; CapturedBytes::INLINE],
+        };
+        match std::mem::replace(&mut self.0, empty) {
+            Repr::Shared { frame, .. } => Some(frame),
+            _ => None,
+        }
+    }
+
     /// True when the bytes are a slice of a frame ([`CapturedBytes::shared`]).
     pub fn is_shared(&self) -> bool {
         matches!(self.0, Repr::Shared { .. })
@@ -400,6 +437,47 @@ impl CapturedBytes {
             }
             Repr::Heap(bytes) => bytes,
         }
+    }
+}
+
+/// References to the frame being decoded, given back by events done with
+/// it ([`FrameShares::reclaim`]) and handed out again for that frame's
+/// strings ([`CapturedBytes::shared_in`]): a reference moved from one event
+/// to the next costs neither the atomic increment of a new one nor the
+/// atomic decrement of dropping the old.
+#[derive(Debug, Default)]
+pub struct FrameShares {
+    spare: Vec<Arc<Vec<u8>>>,
+}
+
+impl FrameShares {
+    /// At most this many are kept (an event has a few shared strings).
+    const MAX_SPARE: usize = 16;
+
+    /// A reference to `frame`: a spare one if it is of `frame`, else a new one.
+    pub fn share(&mut self, frame: &Arc<Vec<u8>>) -> Arc<Vec<u8>> {
+        match self.spare.pop() {
+            Some(spare) if Arc::ptr_eq(&spare, frame) => spare,
+            _ => Arc::clone(frame),
+        }
+    }
+
+    /// Takes the frame references of `args`' shared strings, which are left
+    /// empty: for an event that is done with.
+    pub fn reclaim(&mut self, args: &mut Args) {
+        args.for_each_captured(|captured| {
+            if let Some(frame) = captured.bytes.take_frame() {
+                if self.spare.len() < FrameShares::MAX_SPARE {
+                    self.spare.push(frame);
+                }
+            }
+        });
+    }
+
+    /// Drops every spare reference: the frame is done with, and must not be
+    /// kept from being reused.
+    pub fn clear(&mut self) {
+        self.spare.clear();
     }
 }
 
@@ -675,11 +753,15 @@ impl Args {
     /// Gives every captured argument that is a slice of a frame a buffer of
     /// its own ([`CapturedBytes::detach`]).
     pub fn detach(&mut self) {
-        let detach = |c: &mut Captured| c.bytes.detach();
+        self.for_each_captured(|c| c.bytes.detach());
+    }
+
+    /// Calls `f` on every captured argument.
+    pub fn for_each_captured(&mut self, mut f: impl FnMut(&mut Captured)) {
         match self {
             Args::Exec { filename, args, .. } => {
-                detach(filename);
-                args.iter_mut().for_each(detach);
+                f(filename);
+                args.iter_mut().for_each(&mut f);
             }
             Args::Mount {
                 source,
@@ -687,16 +769,16 @@ impl Args {
                 fstype,
                 data,
                 ..
-            } => [source, target, fstype, data].into_iter().for_each(detach),
+            } => [source, target, fstype, data].into_iter().for_each(&mut f),
             Args::Umount { target: c, .. }
             | Args::Fsopen { fsname: c, .. }
             | Args::OpenTree { path: c, .. }
-            | Args::Fspick { path: c, .. } => detach(c),
-            Args::Fsconfig { key, value, .. } => [key, value].into_iter().for_each(detach),
+            | Args::Fspick { path: c, .. } => f(c),
+            Args::Fsconfig { key, value, .. } => [key, value].into_iter().for_each(&mut f),
             Args::MoveMount {
                 from_path, to_path, ..
-            } => [from_path, to_path].into_iter().for_each(detach),
-            Args::MountSetattr { path, attr, .. } => [path, attr].into_iter().for_each(detach),
+            } => [from_path, to_path].into_iter().for_each(&mut f),
+            Args::MountSetattr { path, attr, .. } => [path, attr].into_iter().for_each(&mut f),
             Args::Fsmount { .. } | Args::Fork { .. } | Args::Exit { .. } => {}
         }
     }
@@ -822,7 +904,59 @@ impl Event {
 
 #[cfg(test)]
 mod tests {
-    use super::Comm;
+    use super::{Args, Captured, CapturedBytes, Comm, FrameShares};
+    use std::sync::Arc;
+
+    fn umount_of(bytes: CapturedBytes) -> Args {
+        Args::Umount {
+            target: Captured {
+                bytes,
+                ..Captured::default()
+            },
+            flags: 0,
+        }
+    }
+
+    #[test]
+    fn frame_shares_hand_out_again_the_references_events_gave_back() {
+        let frame = Arc::new((0..64).collect::<Vec<u8>>());
+        let mut shares = FrameShares::default();
+        let mut event = umount_of(CapturedBytes::shared_in(&frame, &mut shares, 0..40));
+        assert_eq!(Arc::strong_count(&frame), 2);
+
+        // The event is done with: its reference is kept, its string emptied.
+        shares.reclaim(&mut event);
+        assert_eq!(Arc::strong_count(&frame), 2);
+        let Args::Umount { target, .. } = &event else {
+            unreachable!()
+        };
+        assert!(target.bytes.is_empty() && !target.bytes.is_shared());
+
+        // The next string of the frame takes it over: no new reference.
+        let next = CapturedBytes::shared_in(&frame, &mut shares, 8..48);
+        assert_eq!(Arc::strong_count(&frame), 2);
+        assert_eq!(&*next, &frame[8..48]);
+
+        // A spare of another frame is not handed out for this one.
+        let mut other_event = umount_of(next);
+        shares.reclaim(&mut other_event);
+        let other = Arc::new(vec![7u8; 64]);
+        let of_other = CapturedBytes::shared_in(&other, &mut shares, 0..30);
+        assert_eq!(&*of_other, &other[..30]);
+        assert_eq!(Arc::strong_count(&other), 2);
+        assert_eq!(
+            Arc::strong_count(&frame),
+            1,
+            "the mismatched spare was dropped"
+        );
+
+        // Clearing lets go of the frame.
+        let mut last = umount_of(of_other);
+        shares.reclaim(&mut last);
+        assert_eq!(Arc::strong_count(&other), 2);
+        shares.clear();
+        assert_eq!(Arc::strong_count(&other), 1);
+    }
 
     /// The byte-at-a-time definition `Comm::from_raw` must agree with.
     fn reference(raw: &[i8; 16]) -> Vec<u8> {
@@ -835,10 +969,10 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn captured_bytes_keep_every_byte(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
-            let kept = super::CapturedBytes::new(&bytes);
+            let kept = CapturedBytes::new(&bytes);
             proptest::prop_assert_eq!(kept.as_slice(), &bytes[..]);
             proptest::prop_assert_eq!(Vec::from(kept.clone()), bytes.clone());
-            proptest::prop_assert_eq!(super::CapturedBytes::from(bytes.clone()), kept);
+            proptest::prop_assert_eq!(CapturedBytes::from(bytes.clone()), kept);
         }
 
         #[test]

@@ -29,7 +29,7 @@ use thiserror::Error;
 use crate::bpf::layout;
 use crate::bpf::raw::{sc_enter, sc_exit, sc_fork, sc_proc_exit, sc_record_header, sc_str};
 pub use crate::event::Comm;
-use crate::event::{Args, Captured, CapturedBytes, Syscall};
+use crate::event::{Args, Captured, CapturedBytes, FrameShares, Syscall};
 
 const _: () =
     assert!(std::mem::size_of::<sc_record_header>() == layout::SC_RECORD_HEADER_SIZE as usize);
@@ -284,7 +284,7 @@ pub fn decode(raw: &[u8], layout_version: u32) -> Result<RawRecord, DecodeError>
 pub fn decode_in(
     raw: &[u8],
     layout_version: u32,
-    frame: Option<&Arc<Vec<u8>>>,
+    frame: Option<InFrame<'_>>,
 ) -> Result<RawRecord, DecodeError> {
     match layout_version {
         1 => v1::decode(raw, v1::Version::V1, frame),
@@ -292,6 +292,14 @@ pub fn decode_in(
         3 => v1::decode(raw, v1::Version::V3, frame),
         other => Err(DecodeError::UnsupportedLayoutVersion(other)),
     }
+}
+
+/// The frame a record lies in ([`decode_in`]), with the references to it
+/// that events done with it gave back: its long strings take those first
+/// ([`CapturedBytes::shared_in`]).
+pub struct InFrame<'a> {
+    pub buffer: &'a Arc<Vec<u8>>,
+    pub shares: &'a mut FrameShares,
 }
 
 /// The length of the record at the start of `buf` (records are packed back
@@ -529,7 +537,7 @@ mod v1 {
     pub(super) fn decode(
         raw: &[u8],
         version: Version,
-        frame: Option<&Arc<Vec<u8>>>,
+        frame: Option<InFrame<'_>>,
     ) -> Result<RawRecord, DecodeError> {
         let hdr = read_header(raw)?;
         let size = u32::from_le(hdr.size);
@@ -658,7 +666,7 @@ mod v1 {
     /// the filename and argv as one blob of NUL-terminated strings.
     fn decode_exec(
         raw: &[u8],
-        frame: Option<&Arc<Vec<u8>>>,
+        frame: Option<InFrame<'_>>,
     ) -> Result<Box<EnterRecord>, DecodeError> {
         if !(ENTER_SIZE..=MAX_RECORD_SIZE).contains(&raw.len()) {
             return Err(DecodeError::SizeOutOfRange {
@@ -789,7 +797,7 @@ mod v1 {
         syscall: Syscall,
         version: Version,
         is_entry: bool,
-        frame: Option<&Arc<Vec<u8>>>,
+        frame: Option<InFrame<'_>>,
     ) -> Result<Box<EnterRecord>, DecodeError> {
         if !(ENTER_SIZE..=MAX_RECORD_SIZE).contains(&raw.len()) {
             return Err(DecodeError::SizeOutOfRange {
@@ -1032,17 +1040,17 @@ mod v1 {
         syscall: Syscall,
         index: u16,
         /// The frame `rest` lies in, if known: long strings are slices of it.
-        frame: Option<&'a Arc<Vec<u8>>>,
+        frame: Option<InFrame<'a>>,
     }
 
     impl Items<'_> {
         /// `bytes`, a slice of the frame if they lie in it (else a copy).
-        fn keep(&self, bytes: &[u8]) -> CapturedBytes {
-            if let Some(frame) = self.frame {
-                let base = frame.as_ptr() as usize;
+        fn keep(&mut self, bytes: &[u8]) -> CapturedBytes {
+            if let Some(InFrame { buffer, shares }) = &mut self.frame {
+                let base = buffer.as_ptr() as usize;
                 let at = (bytes.as_ptr() as usize).wrapping_sub(base);
-                if at <= frame.len() && bytes.len() <= frame.len() - at {
-                    return CapturedBytes::shared(frame, at..at + bytes.len());
+                if at <= buffer.len() && bytes.len() <= buffer.len() - at {
+                    return CapturedBytes::shared_in(buffer, shares, at..at + bytes.len());
                 }
             }
             CapturedBytes::new(bytes)

@@ -874,7 +874,13 @@ mod tests {
             .item(str_item(target))
             .build();
         let frame = std::sync::Arc::new(raw);
-        let Ok(RawRecord::Enter(entry)) = crate::replay::decode::decode_in(&frame, 1, Some(&frame))
+        let mut shares = crate::event::FrameShares::default();
+        let in_frame = crate::replay::decode::InFrame {
+            buffer: &frame,
+            shares: &mut shares,
+        };
+        let Ok(RawRecord::Enter(entry)) =
+            crate::replay::decode::decode_in(&frame, 1, Some(in_frame))
         else {
             panic!("the entry decodes");
         };

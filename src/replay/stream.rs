@@ -22,12 +22,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::decode::{self, DecodeError, RawRecord};
+use super::decode::{self, DecodeError, InFrame, RawRecord};
 use super::filter::{self, Filter, TimeParseError};
 use super::lineage::Lineage;
 use super::reassemble::{Reassembler, ReassemblyConfig, ReassemblyStats};
 use crate::bpf::layout;
-use crate::event::{Event, Syscall, Unfinished};
+use crate::event::{Event, FrameShares, Syscall, Unfinished};
 use crate::format::{
     CaptureHeader, CaptureReader, ContainerInfo, Damage, DamageKind, FormatError, LossCounters,
     ProcessInfo, Record, RedactionCount, SegmentInfo, Trailer,
@@ -465,6 +465,8 @@ pub struct EventStream<R: Read> {
     descendants_of: Option<u32>,
     /// This capture's cgroup id → path mappings (its recorder's host).
     cgroup_paths: CgroupPaths,
+    /// References to the current frame that lent events gave back.
+    frame_shares: FrameShares,
     filter: Filter,
     raw_records: bool,
     /// Records were read since the last [`Item::EndOfFrame`].
@@ -523,6 +525,7 @@ impl<R: Read> EventStream<R> {
             lineage: Lineage::new(),
             descendants_of: options.descendants_of,
             cgroup_paths: CgroupPaths::default(),
+            frame_shares: FrameShares::default(),
             filter,
             raw_records: options.raw_records,
             ready: VecDeque::new(),
@@ -653,6 +656,7 @@ impl<R: Read> EventStream<R> {
                 // The next record is another frame's: what is still pending
                 // must not keep this one's buffer from being reused.
                 self.pairing.detach_frame();
+                self.frame_shares.clear();
                 if self.in_frame {
                     self.in_frame = false;
                     return Some(Advanced::Item(Box::new(Item::EndOfFrame)));
@@ -693,6 +697,10 @@ impl<R: Read> EventStream<R> {
                     if self.track_sources {
                         self.pairing.set_source(Some(position));
                     }
+                    let frame = frame.map(|buffer| InFrame {
+                        buffer,
+                        shares: &mut self.frame_shares,
+                    });
                     let decoded = decode::decode_in(raw, self.layout_version, frame);
                     let tapped = match &decoded {
                         Ok(record) if self.raw_records => Some(record.clone()),
@@ -833,12 +841,14 @@ impl<R: Read> EventStream<R> {
         shown
     }
 
-    /// Empties `lent`, giving its event's cgroup path back for the next
-    /// event ([`CgroupPaths::give_back`]).
+    /// Empties `lent`, giving its event's cgroup path and frame references
+    /// back for the next events ([`CgroupPaths::give_back`],
+    /// [`FrameShares::reclaim`]).
     fn drop_lent(&mut self) {
         if let Some(event) = &mut self.lent {
             self.cgroup_paths
                 .give_back(event.cgroup_id, event.cgroup_path.take());
+            self.frame_shares.reclaim(&mut event.args);
         }
         self.lent = None;
     }
