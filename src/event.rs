@@ -380,6 +380,7 @@ impl CapturedBytes {
 
     /// As [`CapturedBytes::shared`], taking a reference to `frame` from
     /// `shares` when it has one ([`FrameShares::share`]).
+    #[inline]
     pub fn shared_in(
         frame: &Arc<Vec<u8>>,
         shares: &mut FrameShares,
@@ -455,6 +456,7 @@ impl FrameShares {
     const MAX_SPARE: usize = 16;
 
     /// A reference to `frame`: a spare one if it is of `frame`, else a new one.
+    #[inline]
     pub fn share(&mut self, frame: &Arc<Vec<u8>>) -> Arc<Vec<u8>> {
         match self.spare.pop() {
             Some(spare) if Arc::ptr_eq(&spare, frame) => spare,

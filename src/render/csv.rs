@@ -429,7 +429,9 @@ impl<'a> Tail<'a> {
         if let Some(reason) = event.unfinished {
             self.set(Column::UnfinishedReason, Cell::Plain(reason.name()));
         }
-        for &(column, value) in SyscallFields::of_call(event).iter() {
+        let mut fields = SyscallFields::new();
+        fields.push_call(event);
+        for &(column, value) in fields.iter() {
             self.set(column, Cell::Value(value));
         }
         for (column, value) in SyscallFields::identities(event) {

@@ -273,17 +273,29 @@ impl<'a> SyscallFields<'a> {
     // Inlined: built where it is used, instead of copied out.
     #[inline]
     pub fn of(event: &'a Event) -> SyscallFields<'a> {
-        let mut fields = SyscallFields::of_call(event);
+        let mut fields = SyscallFields::new();
+        fields.push_call(event);
         fields.push_actor(event);
         fields
     }
 
-    /// The fields of the call alone: [`SyscallFields::of`] without the
+    /// No fields yet: [`SyscallFields::push_call`] adds the call's.
+    #[inline(always)]
+    pub fn new() -> SyscallFields<'a> {
+        SyscallFields {
+            items: ArrayVec::new(),
+            marked: false,
+        }
+    }
+
+    /// Adds the fields of the call alone: [`SyscallFields::of`] without the
     /// actor's (the process identities and the container fields, the same
-    /// on every event of a thread; see [`SyscallFields::of_actor`]).
-    #[inline]
-    pub fn of_call(event: &'a Event) -> SyscallFields<'a> {
-        let mut fields = SyscallFields::empty();
+    /// on every event of a thread; see [`SyscallFields::of_actor`]). The
+    /// renderers build the fields where they keep them (`new`, then this)
+    /// rather than have them returned: a returned `SyscallFields` is copied
+    /// (about 500 bytes), even inlined.
+    pub fn push_call(&mut self, event: &'a Event) {
+        let fields = self;
         use FieldValue::{Attr, Signed, Text, Unsigned};
         match &event.args {
             Args::Exec {
@@ -402,22 +414,15 @@ impl<'a> SyscallFields<'a> {
                 fields.push(Column::LifetimeNs, FieldValue::Maybe(lifetime));
             }
         }
-        fields
     }
 
     /// The actor's fields that follow the call's in [`SyscallFields::of`]:
     /// `proc_id`, `parent_proc_id` and the container fields.
+    #[inline(always)]
     pub fn of_actor(event: &'a Event) -> SyscallFields<'a> {
-        let mut fields = SyscallFields::empty();
+        let mut fields = SyscallFields::new();
         fields.push_actor(event);
         fields
-    }
-
-    fn empty() -> SyscallFields<'a> {
-        SyscallFields {
-            items: ArrayVec::new(),
-            marked: false,
-        }
     }
 
     fn push_actor(&mut self, event: &'a Event) {
@@ -518,6 +523,12 @@ impl<'a> SyscallFields<'a> {
             }
         }
         truncated
+    }
+}
+
+impl Default for SyscallFields<'_> {
+    fn default() -> Self {
+        SyscallFields::new()
     }
 }
 

@@ -364,7 +364,8 @@ fn push_event(out: &mut Vec<u8>, actor: &mut ActorMemo, event: &Event, time: &[u
         Some(latency) => push_u64(out, latency),
         None => out.extend_from_slice(b"null"),
     }
-    let fields = SyscallFields::of_call(event);
+    let mut fields = SyscallFields::new();
+    fields.push_call(event);
     push_fields(out, &fields);
     out.extend_from_slice(actor.tail());
     // The actor's fields are never cut short or unreadable, and most calls'

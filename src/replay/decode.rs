@@ -1046,6 +1046,10 @@ mod v1 {
     impl Items<'_> {
         /// `bytes`, a slice of the frame if they lie in it (else a copy).
         fn keep(&mut self, bytes: &[u8]) -> CapturedBytes {
+            // Short strings are kept inline either way ([`CapturedBytes::new`]).
+            if bytes.len() <= CapturedBytes::INLINE {
+                return CapturedBytes::new(bytes);
+            }
             if let Some(InFrame { buffer, shares }) = &mut self.frame {
                 let base = buffer.as_ptr() as usize;
                 let at = (bytes.as_ptr() as usize).wrapping_sub(base);

@@ -185,7 +185,8 @@ impl Writer {
         self.push_common(event)?;
         // The actor's fields are never cut short or unreadable: the call's
         // alone say what the lists hold.
-        let fields = SyscallFields::of_call(event);
+        let mut fields = SyscallFields::new();
+        fields.push_call(event);
         for &(column, value) in fields.iter() {
             self.push_field(column, value)?;
         }

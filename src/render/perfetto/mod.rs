@@ -750,7 +750,8 @@ impl PerfettoRenderer {
         if let Some(latency) = event.latency() {
             a.uint(Column::LatencyNs, latency);
         }
-        let fields = SyscallFields::of_call(event);
+        let mut fields = SyscallFields::new();
+        fields.push_call(event);
         for &(column, value) in fields.iter() {
             a.field(column, value);
         }
