@@ -13,8 +13,8 @@
 mod columns;
 pub mod schema;
 
-use self::columns::ColumnBuffer;
-use self::schema::Spec;
+use self::columns::{ArrowText, ColumnBuffer};
+use self::schema::{Kind, Spec};
 use super::actor::ActorMemo;
 use super::errno;
 use super::escape::comm_bytes;
@@ -163,12 +163,20 @@ impl Writer {
     fn open() -> Result<Writer> {
         let specs = schema::specs();
         let layout = Layout::new(&specs)?;
-        let message = schema::message_type(&specs)?;
-        let file =
-            SerializedFileWriter::new(Vec::new(), Arc::new(message), Arc::new(properties()?))?;
+        let message = Arc::new(schema::message_type(&specs)?);
+        let props = Arc::new(properties()?);
+        let mut columns = Vec::with_capacity(specs.len());
+        for (spec, field) in specs.into_iter().zip(message.get_fields()) {
+            let column = ColumnBuffer::new(spec);
+            columns.push(match spec.kind {
+                Kind::Text => column.with_arrow(ArrowText::new(&spec, field, &props)?),
+                _ => column,
+            });
+        }
+        let file = SerializedFileWriter::new(Vec::new(), message, props)?;
         Ok(Writer {
             file,
-            columns: specs.into_iter().map(ColumnBuffer::new).collect(),
+            columns,
             layout,
             rows: 0,
             scratch: Vec::with_capacity(32),
