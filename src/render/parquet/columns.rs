@@ -7,7 +7,7 @@
 use super::schema::{Kind, Spec};
 use crate::event::MountAttr;
 use arrow_array::{ArrayRef, BinaryArray};
-use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 // `get_column_writers` is deprecated for `ArrowRowGroupWriterFactory`, which
@@ -469,7 +469,10 @@ impl ColumnBuffer {
                 }
                 offsets.push(last);
             }
-            Some(NullBuffer::from_iter(self.defs.iter().map(|&def| def != 0)))
+            // Sixty-four rows to a word (from_iter sets one bit at a time).
+            let defs = &self.defs;
+            let valid = BooleanBuffer::collect_bool(defs.len(), |row| defs[row] != 0);
+            Some(NullBuffer::new(valid))
         } else {
             for &end in ends {
                 offsets.push(offset(end)?);
