@@ -362,26 +362,10 @@ impl CapturedBytes {
     }
 
     /// `frame[range]`: kept inline when short enough, else shared with the
-    /// frame (no copy). A range outside the frame gives no bytes.
-    pub fn shared(frame: &Arc<Vec<u8>>, range: std::ops::Range<usize>) -> CapturedBytes {
-        let bytes = frame.get(range.clone()).unwrap_or_default();
-        if bytes.len() <= CapturedBytes::INLINE {
-            return CapturedBytes::new(bytes);
-        }
-        match (u32::try_from(range.start), u32::try_from(bytes.len())) {
-            (Ok(start), Ok(len)) => CapturedBytes(Repr::Shared {
-                frame: Arc::clone(frame),
-                start,
-                len,
-            }),
-            _ => CapturedBytes::new(bytes),
-        }
-    }
-
-    /// As [`CapturedBytes::shared`], taking a reference to `frame` from
-    /// `shares` when it has one ([`FrameShares::share`]).
+    /// frame (no copy), with a reference to it from `shares` when it has one
+    /// ([`FrameShares::share`]). A range outside the frame gives no bytes.
     #[inline]
-    pub fn shared_in(
+    pub fn shared(
         frame: &Arc<Vec<u8>>,
         shares: &mut FrameShares,
         range: std::ops::Range<usize>,
@@ -443,7 +427,7 @@ impl CapturedBytes {
 
 /// References to the frame being decoded, given back by events done with
 /// it ([`FrameShares::reclaim`]) and handed out again for that frame's
-/// strings ([`CapturedBytes::shared_in`]): a reference moved from one event
+/// strings ([`CapturedBytes::shared`]): a reference moved from one event
 /// to the next costs neither the atomic increment of a new one nor the
 /// atomic decrement of dropping the old.
 #[derive(Debug, Default)]
@@ -923,7 +907,7 @@ mod tests {
     fn frame_shares_hand_out_again_the_references_events_gave_back() {
         let frame = Arc::new((0..64).collect::<Vec<u8>>());
         let mut shares = FrameShares::default();
-        let mut event = umount_of(CapturedBytes::shared_in(&frame, &mut shares, 0..40));
+        let mut event = umount_of(CapturedBytes::shared(&frame, &mut shares, 0..40));
         assert_eq!(Arc::strong_count(&frame), 2);
 
         // The event is done with: its reference is kept, its string emptied.
@@ -935,7 +919,7 @@ mod tests {
         assert!(target.bytes.is_empty() && !target.bytes.is_shared());
 
         // The next string of the frame takes it over: no new reference.
-        let next = CapturedBytes::shared_in(&frame, &mut shares, 8..48);
+        let next = CapturedBytes::shared(&frame, &mut shares, 8..48);
         assert_eq!(Arc::strong_count(&frame), 2);
         assert_eq!(&*next, &frame[8..48]);
 
@@ -943,7 +927,7 @@ mod tests {
         let mut other_event = umount_of(next);
         shares.reclaim(&mut other_event);
         let other = Arc::new(vec![7u8; 64]);
-        let of_other = CapturedBytes::shared_in(&other, &mut shares, 0..30);
+        let of_other = CapturedBytes::shared(&other, &mut shares, 0..30);
         assert_eq!(&*of_other, &other[..30]);
         assert_eq!(Arc::strong_count(&other), 2);
         assert_eq!(

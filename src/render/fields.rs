@@ -270,8 +270,7 @@ pub struct SyscallFields<'a> {
 }
 
 impl<'a> SyscallFields<'a> {
-    // Inlined: built where it is used, instead of copied out.
-    #[inline]
+    /// Every field of an event: the call's, then the actor's.
     pub fn of(event: &'a Event) -> SyscallFields<'a> {
         let mut fields = SyscallFields::new();
         fields.push_call(event);
@@ -295,7 +294,6 @@ impl<'a> SyscallFields<'a> {
     /// rather than have them returned: a returned `SyscallFields` is copied
     /// (about 500 bytes), even inlined.
     pub fn push_call(&mut self, event: &'a Event) {
-        let fields = self;
         use FieldValue::{Attr, Signed, Text, Unsigned};
         match &event.args {
             Args::Exec {
@@ -305,15 +303,15 @@ impl<'a> SyscallFields<'a> {
                 args,
                 args_truncated,
             } => {
-                fields.push(Column::Filename, Text(filename));
-                fields.push(Column::Args, FieldValue::Args(args));
-                fields.push(Column::ArgsTruncated, FieldValue::Bool(*args_truncated));
-                fields.push(Column::CommBefore, FieldValue::Comm(&event.comm_before));
+                self.push(Column::Filename, Text(filename));
+                self.push(Column::Args, FieldValue::Args(args));
+                self.push(Column::ArgsTruncated, FieldValue::Bool(*args_truncated));
+                self.push(Column::CommBefore, FieldValue::Comm(&event.comm_before));
                 if let Some(dirfd) = dirfd {
-                    fields.push(Column::Dirfd, Signed(i64::from(*dirfd)));
+                    self.push(Column::Dirfd, Signed(i64::from(*dirfd)));
                 }
                 if let Some(flags) = flags {
-                    fields.push(Column::Flags, Signed(i64::from(*flags)));
+                    self.push(Column::Flags, Signed(i64::from(*flags)));
                 }
             }
             Args::Mount {
@@ -323,19 +321,19 @@ impl<'a> SyscallFields<'a> {
                 flags,
                 data,
             } => {
-                fields.push(Column::Source, Text(source));
-                fields.push(Column::Target, Text(target));
-                fields.push(Column::Fstype, Text(fstype));
-                fields.push(Column::Flags, Unsigned(*flags));
-                fields.push(Column::Data, Text(data));
+                self.push(Column::Source, Text(source));
+                self.push(Column::Target, Text(target));
+                self.push(Column::Fstype, Text(fstype));
+                self.push(Column::Flags, Unsigned(*flags));
+                self.push(Column::Data, Text(data));
             }
             Args::Umount { target, flags } => {
-                fields.push(Column::Target, Text(target));
-                fields.push(Column::Flags, Signed(i64::from(*flags)));
+                self.push(Column::Target, Text(target));
+                self.push(Column::Flags, Signed(i64::from(*flags)));
             }
             Args::Fsopen { fsname, flags } => {
-                fields.push(Column::Fsname, Text(fsname));
-                fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+                self.push(Column::Fsname, Text(fsname));
+                self.push(Column::Flags, Unsigned(u64::from(*flags)));
             }
             Args::Fsconfig {
                 fd,
@@ -344,20 +342,20 @@ impl<'a> SyscallFields<'a> {
                 value,
                 aux,
             } => {
-                fields.push(Column::Fd, Signed(i64::from(*fd)));
-                fields.push(Column::Cmd, Unsigned(u64::from(*cmd)));
-                fields.push(Column::Key, Text(key));
-                fields.push(Column::Value, Text(value));
-                fields.push(Column::Aux, Signed(i64::from(*aux)));
+                self.push(Column::Fd, Signed(i64::from(*fd)));
+                self.push(Column::Cmd, Unsigned(u64::from(*cmd)));
+                self.push(Column::Key, Text(key));
+                self.push(Column::Value, Text(value));
+                self.push(Column::Aux, Signed(i64::from(*aux)));
             }
             Args::Fsmount {
                 fs_fd,
                 flags,
                 attr_flags,
             } => {
-                fields.push(Column::FsFd, Signed(i64::from(*fs_fd)));
-                fields.push(Column::Flags, Unsigned(u64::from(*flags)));
-                fields.push(Column::AttrFlags, Unsigned(u64::from(*attr_flags)));
+                self.push(Column::FsFd, Signed(i64::from(*fs_fd)));
+                self.push(Column::Flags, Unsigned(u64::from(*flags)));
+                self.push(Column::AttrFlags, Unsigned(u64::from(*attr_flags)));
             }
             Args::MoveMount {
                 from_dirfd,
@@ -366,16 +364,16 @@ impl<'a> SyscallFields<'a> {
                 to_path,
                 flags,
             } => {
-                fields.push(Column::FromDirfd, Signed(i64::from(*from_dirfd)));
-                fields.push(Column::FromPath, Text(from_path));
-                fields.push(Column::ToDirfd, Signed(i64::from(*to_dirfd)));
-                fields.push(Column::ToPath, Text(to_path));
-                fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+                self.push(Column::FromDirfd, Signed(i64::from(*from_dirfd)));
+                self.push(Column::FromPath, Text(from_path));
+                self.push(Column::ToDirfd, Signed(i64::from(*to_dirfd)));
+                self.push(Column::ToPath, Text(to_path));
+                self.push(Column::Flags, Unsigned(u64::from(*flags)));
             }
             Args::OpenTree { dirfd, path, flags } | Args::Fspick { dirfd, path, flags } => {
-                fields.push(Column::Dirfd, Signed(i64::from(*dirfd)));
-                fields.push(Column::Path, Text(path));
-                fields.push(Column::Flags, Unsigned(u64::from(*flags)));
+                self.push(Column::Dirfd, Signed(i64::from(*dirfd)));
+                self.push(Column::Path, Text(path));
+                self.push(Column::Flags, Unsigned(u64::from(*flags)));
             }
             Args::MountSetattr {
                 dirfd,
@@ -384,11 +382,11 @@ impl<'a> SyscallFields<'a> {
                 attr,
                 size,
             } => {
-                fields.push(Column::Dirfd, Signed(i64::from(*dirfd)));
-                fields.push(Column::Path, Text(path));
-                fields.push(Column::Flags, Unsigned(u64::from(*flags)));
-                fields.push(Column::Attr, Attr(attr));
-                fields.push(Column::Size, Unsigned(*size));
+                self.push(Column::Dirfd, Signed(i64::from(*dirfd)));
+                self.push(Column::Path, Text(path));
+                self.push(Column::Flags, Unsigned(u64::from(*flags)));
+                self.push(Column::Attr, Attr(attr));
+                self.push(Column::Size, Unsigned(*size));
             }
             Args::Fork {
                 child_pid,
@@ -396,22 +394,22 @@ impl<'a> SyscallFields<'a> {
                 clone_flags,
                 ..
             } => {
-                fields.push(Column::ChildPid, Unsigned(u64::from(*child_pid)));
-                fields.push(Column::ChildTid, Unsigned(u64::from(*child_tid)));
-                fields.push(Column::CloneFlags, Unsigned(*clone_flags));
-                fields.push(Column::Thread, FieldValue::Bool(child_pid == &event.pid));
+                self.push(Column::ChildPid, Unsigned(u64::from(*child_pid)));
+                self.push(Column::ChildTid, Unsigned(u64::from(*child_tid)));
+                self.push(Column::CloneFlags, Unsigned(*clone_flags));
+                self.push(Column::Thread, FieldValue::Bool(child_pid == &event.pid));
             }
             Args::Exit { status, start_ns } => {
                 let code = Args::exit_code(*status).map(i64::from);
                 let signal = Args::exit_signal(*status).map(i64::from);
                 let lifetime = event.ts_ns.checked_sub(*start_ns).map(|ns| ns as i64);
-                fields.push(Column::ExitCode, FieldValue::Maybe(code));
-                fields.push(Column::Signal, FieldValue::Maybe(signal));
-                fields.push(
+                self.push(Column::ExitCode, FieldValue::Maybe(code));
+                self.push(Column::Signal, FieldValue::Maybe(signal));
+                self.push(
                     Column::CoreDumped,
                     FieldValue::Bool(Args::core_dumped(*status)),
                 );
-                fields.push(Column::LifetimeNs, FieldValue::Maybe(lifetime));
+                self.push(Column::LifetimeNs, FieldValue::Maybe(lifetime));
             }
         }
     }

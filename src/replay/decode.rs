@@ -296,7 +296,7 @@ pub fn decode_in(
 
 /// The frame a record lies in ([`decode_in`]), with the references to it
 /// that events done with it gave back: its long strings take those first
-/// ([`CapturedBytes::shared_in`]).
+/// ([`CapturedBytes::shared`]).
 pub struct InFrame<'a> {
     pub buffer: &'a Arc<Vec<u8>>,
     pub shares: &'a mut FrameShares,
@@ -1054,7 +1054,7 @@ mod v1 {
                 let base = buffer.as_ptr() as usize;
                 let at = (bytes.as_ptr() as usize).wrapping_sub(base);
                 if at <= buffer.len() && bytes.len() <= buffer.len() - at {
-                    return CapturedBytes::shared_in(buffer, shares, at..at + bytes.len());
+                    return CapturedBytes::shared(buffer, shares, at..at + bytes.len());
                 }
             }
             CapturedBytes::new(bytes)
