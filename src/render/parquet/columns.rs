@@ -2,7 +2,9 @@
 //! values and Parquet definition/repetition levels of one top-level column
 //! as rows come, then writes them as that column's leaf chunk(s) and is
 //! emptied for the next row group. Strings of a column share one byte buffer
-//! (no allocation per value).
+//! (no allocation per value); a string column is written through the
+//! parquet crate's arrow encoder ([`ArrowText`]), a list of strings through
+//! its column writer.
 
 use super::schema::{Kind, Spec};
 use crate::event::MountAttr;
@@ -405,37 +407,34 @@ impl ColumnBuffer {
                 }
                 _ => Err(mismatch(&spec, "boolean values")),
             })?,
-            Values::Text { data, ends } if self.arrow.is_some() => {
-                if let Some(arrow) = &self.arrow {
-                    let array = self.binary_array(data, ends)?;
-                    write_arrow(arrow, array, group)?;
-                }
-            }
-            Values::Text { data, ends } => {
-                // One shared buffer; each value a slice of it (no copy).
-                let all = Bytes::copy_from_slice(data);
-                let scratch = &mut self.scratch;
-                leaf(group, |writer| {
-                    let ColumnWriter::ByteArrayColumnWriter(typed) = writer else {
-                        return Err(mismatch(&spec, "strings"));
-                    };
-                    for batch in &batches {
-                        scratch.clear();
-                        let mut start = match batch.values.start {
-                            0 => 0,
-                            first => ends[first - 1],
+            Values::Text { data, ends } => match &self.arrow {
+                Some(arrow) => write_arrow(arrow, self.binary_array(data, ends)?, group)?,
+                None => {
+                    // One shared buffer; each value a slice of it (no copy).
+                    let all = Bytes::copy_from_slice(data);
+                    let scratch = &mut self.scratch;
+                    leaf(group, |writer| {
+                        let ColumnWriter::ByteArrayColumnWriter(typed) = writer else {
+                            return Err(mismatch(&spec, "strings"));
                         };
-                        for &end in &ends[batch.values.clone()] {
-                            scratch.push(ByteArray::from(all.slice(start..end)));
-                            start = end;
+                        for batch in &batches {
+                            scratch.clear();
+                            let mut start = match batch.values.start {
+                                0 => 0,
+                                first => ends[first - 1],
+                            };
+                            for &end in &ends[batch.values.clone()] {
+                                scratch.push(ByteArray::from(all.slice(start..end)));
+                                start = end;
+                            }
+                            let (defs, reps) = levels.of(batch);
+                            typed.write_batch(scratch, defs, reps)?;
                         }
-                        let (defs, reps) = levels.of(batch);
-                        typed.write_batch(scratch, defs, reps)?;
-                    }
-                    scratch.clear();
-                    Ok(())
-                })?;
-            }
+                        scratch.clear();
+                        Ok(())
+                    })?;
+                }
+            },
             Values::Attr(fields) => {
                 for field in fields {
                     leaf(group, |writer| match writer {
@@ -465,9 +464,15 @@ impl ColumnBuffer {
             let mut last = 0;
             for &def in &self.defs {
                 if def != 0 {
-                    last = offset(*ends.next().unwrap_or(&0))?;
+                    let end = ends
+                        .next()
+                        .ok_or_else(|| mismatch(&self.spec, "more present rows than strings"))?;
+                    last = offset(*end)?;
                 }
                 offsets.push(last);
+            }
+            if ends.next().is_some() {
+                return Err(mismatch(&self.spec, "more strings than present rows"));
             }
             // Sixty-four rows to a word (from_iter sets one bit at a time).
             let defs = &self.defs;
@@ -578,4 +583,79 @@ fn leaf<W: Write + Send>(
     })?;
     write(column.untyped())?;
     column.close()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+
+    fn column(optional: bool) -> ColumnBuffer {
+        ColumnBuffer::new(Spec {
+            name: "target",
+            kind: Kind::Text,
+            optional,
+        })
+    }
+
+    fn values(array: &ArrayRef) -> Vec<Option<&[u8]>> {
+        let Some(binary) = array.as_any().downcast_ref::<BinaryArray>() else {
+            panic!("not a binary array");
+        };
+        (0..binary.len())
+            .map(|row| binary.is_valid(row).then(|| binary.value(row)))
+            .collect()
+    }
+
+    #[test]
+    fn a_string_column_is_one_array_with_a_slot_per_row() {
+        let mut buffer = column(true);
+        buffer.push_text(Some(b"/mnt")).unwrap();
+        buffer.push_null().unwrap();
+        buffer.push_null().unwrap();
+        buffer.push_text(Some(b"")).unwrap();
+        buffer.push_text(Some(b"/proc")).unwrap();
+        buffer.pad_nulls(6).unwrap();
+        let Values::Text { data, ends } = &buffer.values else {
+            panic!("a string column holds text");
+        };
+        let array = buffer.binary_array(data, ends).unwrap();
+        assert_eq!(
+            values(&array),
+            [
+                Some(&b"/mnt"[..]),
+                None,
+                None,
+                Some(b""),
+                Some(b"/proc"),
+                None
+            ]
+        );
+
+        let mut required = column(false);
+        required.push_str("mount").unwrap();
+        required.push_str("umount").unwrap();
+        let Values::Text { data, ends } = &required.values else {
+            panic!("a string column holds text");
+        };
+        let array = required.binary_array(data, ends).unwrap();
+        assert_eq!(values(&array), [Some(&b"mount"[..]), Some(b"umount")]);
+        assert_eq!(array.null_count(), 0);
+    }
+
+    #[test]
+    fn rows_and_strings_that_disagree_are_an_error_not_a_panic() {
+        let mut buffer = column(true);
+        buffer.push_text(Some(b"/mnt")).unwrap();
+        buffer.push_null().unwrap();
+        let Values::Text { data, ends } = &buffer.values else {
+            panic!("a string column holds text");
+        };
+        let (data, ends) = (data.clone(), ends.clone());
+        // A present row more than there are strings, then a string more.
+        assert!(buffer.binary_array(&data, &[]).is_err());
+        let extra = [ends[0], ends[0]];
+        assert!(buffer.binary_array(&data, &extra).is_err());
+        assert!(buffer.binary_array(&data, &ends).is_ok());
+    }
 }
