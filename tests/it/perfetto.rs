@@ -12,7 +12,9 @@
 //! they fail.
 
 use std::fs::{self, File};
-use std::io::{BufReader, Write};
+use std::io::BufReader;
+#[cfg(feature = "record")]
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
