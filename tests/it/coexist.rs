@@ -65,21 +65,17 @@ struct Counted {
 fn perf_stat_workload() -> Counted {
     let dir = tempfile::tempdir().expect("tempdir");
     let stat = dir.path().join("stat.csv");
-    let out = Command::new(PERF)
-        .args(["stat", "-x", ",", "-o"])
-        .arg(&stat)
-        .arg("-e")
-        .arg(EVENTS.join(","))
-        .arg("--")
-        .arg(common::workload())
-        .args(["coexist", &N.to_string()])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run perf stat");
-    assert!(
-        out.status.success(),
-        "perf stat failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::stdout_of(
+        Command::new(PERF)
+            .args(["stat", "-x", ",", "-o"])
+            .arg(&stat)
+            .arg("-e")
+            .arg(EVENTS.join(","))
+            .arg("--")
+            .arg(common::workload())
+            .args(["coexist", &N.to_string()])
+            .stdin(Stdio::null()),
+        "perf stat failed",
     );
     let text = fs::read_to_string(&stat).expect("read perf's output");
     // -x, lines: count,unit,event,run time,percentage,...
@@ -105,7 +101,7 @@ fn perf_stat_workload() -> Counted {
     }
     Counted {
         counts,
-        calls: common::parse_calls(&String::from_utf8_lossy(&out.stdout)),
+        calls: common::parse_calls(&String::from_utf8_lossy(&out)),
     }
 }
 

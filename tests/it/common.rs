@@ -286,6 +286,21 @@ pub fn raw_records(path: &Path) -> Vec<RawRecord> {
     records
 }
 
+/// Runs `command` to its end and returns its standard output. The test
+/// fails, naming `what` and showing the command's standard error, if it
+/// cannot start or does not succeed.
+pub fn stdout_of(command: &mut Command, what: &str) -> Vec<u8> {
+    let out = command
+        .output()
+        .unwrap_or_else(|err| panic!("{what}: cannot run: {err}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// The Python the tests run their checks with: the project's `.venv`
 /// (scripts/install-deps puts jsonschema, duckdb and pyarrow there), or
 /// `python3` from PATH.

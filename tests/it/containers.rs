@@ -27,7 +27,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::common::{bpf_lock, replay, require_root, Recording, RECORD};
+use crate::common::{bpf_lock, replay, require_root, stdout_of, Recording, RECORD};
 
 /// The cgroup2 mount; root tests need one.
 fn cgroup2_mount() -> PathBuf {
@@ -57,14 +57,9 @@ fn bpftool() -> &'static str {
 }
 
 fn run_bpftool(args: &[&str]) {
-    let out = Command::new(bpftool())
-        .args(args)
-        .output()
-        .expect("run bpftool (scripts/install-deps installs it)");
-    assert!(
-        out.status.success(),
-        "bpftool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        Command::new(bpftool()).args(args),
+        &format!("bpftool {args:?} (scripts/install-deps installs it)"),
     );
 }
 

@@ -358,16 +358,7 @@ rmdir "$d"
         let _ = fs::remove_file(&path);
         let recording = Recording::start(&path, &["--cgroup", cg]);
         let script = format!("echo $$ > \"{cg}/cgroup.procs\"\n{}", variant(name));
-        let ran = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .expect("run the workload");
-        assert!(
-            ran.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&ran.stderr)
-        );
+        common::stdout_of(Command::new("/bin/sh").arg("-c").arg(&script), name);
         let (ok, err) = recording.stop();
         assert!(ok, "record: {err}");
         assert!(err.contains(" 0 lost"), "{name}: {err}");

@@ -110,15 +110,9 @@ sh -c 'echo x' >/dev/null & echo doublefork=$!; wait
 "#,
         out = dir.path().join("gc").display()
     );
-    let ran = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .expect("run the workload script");
-    assert!(
-        ran.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ran.stderr)
+    let ran = common::stdout_of(
+        Command::new("/bin/sh").arg("-c").arg(&script),
+        "the workload script",
     );
     std::thread::sleep(Duration::from_millis(600)); // the grandchild's sleep
     let (ok, err) = recording.stop();
@@ -126,7 +120,7 @@ sh -c 'echo x' >/dev/null & echo doublefork=$!; wait
     let _ = early.kill();
     let _ = early.wait();
 
-    let mut pids = pids(&String::from_utf8_lossy(&ran.stdout));
+    let mut pids = pids(&String::from_utf8_lossy(&ran));
     pids.extend(self::pids(
         &fs::read_to_string(dir.path().join("gc")).unwrap_or_default(),
     ));

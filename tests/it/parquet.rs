@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::common::{repo, REPLAY};
+use crate::common::{repo, stdout_of, REPLAY};
 
 /// True when python3 has duckdb and pyarrow. Without them the test skips
 /// (returns false), except under `CI=true`, where it fails.
@@ -147,21 +147,16 @@ fn run_check(cases: &[Case], extra: &[&Path]) -> String {
 
 /// Rows in a Parquet file, by pyarrow (the footer must be valid).
 fn parquet_rows(path: &Path) -> u64 {
-    let out = Command::new(crate::common::python())
-        .args([
-            "-c",
-            "import sys, pyarrow.parquet as pq; print(pq.read_table(sys.argv[1]).num_rows)",
-        ])
-        .arg(path)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{}: not a valid Parquet file: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        Command::new(crate::common::python())
+            .args([
+                "-c",
+                "import sys, pyarrow.parquet as pq; print(pq.read_table(sys.argv[1]).num_rows)",
+            ])
+            .arg(path),
+        &format!("{}: not a valid Parquet file", path.display()),
     );
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out)
         .trim()
         .parse()
         .expect("row count")

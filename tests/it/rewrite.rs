@@ -20,8 +20,8 @@ use serde_json::Value;
 use snoopcap::format::{CaptureReader, FrameHeader, FRAME_HEADER_LEN};
 
 use crate::common::{
-    bpf_lock, cgroup2_root, json_lines, python, read_capture, replay, require_root, workload,
-    Recording,
+    bpf_lock, cgroup2_root, json_lines, python, read_capture, replay, require_root, stdout_of,
+    workload, Recording,
 };
 
 /// The header body and every frame's payload, decompressed: all the bytes a
@@ -381,19 +381,15 @@ fn assert_parquet_actor_columns_match(events: &[Value], path: &str, parquet: &Pa
     ];
     let script = "import sys, json, pyarrow.parquet as pq\n\
                   print(json.dumps(pq.read_table(sys.argv[1], columns=sys.argv[2:]).to_pylist()))";
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .arg(parquet)
-        .args(columns)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        Command::new(python())
+            .arg("-c")
+            .arg(script)
+            .arg(parquet)
+            .args(columns),
+        "pyarrow reads the Parquet file",
     );
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("rows as JSON");
+    let rows: Vec<Value> = serde_json::from_slice(&out).expect("rows as JSON");
     assert_eq!(rows.len(), events.len());
     for (row, event) in rows.iter().zip(events) {
         for column in columns {

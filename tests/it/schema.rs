@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use snoopcap::event::{Syscall, Unfinished};
 use snoopcap::render::errno::ERRNO_NAMES;
 
-use crate::common::repo;
+use crate::common::{repo, stdout_of};
 use crate::spec_examples;
 
 /// Validates each instance file line against a schema; prints one JSON line
@@ -66,19 +66,15 @@ fn validate(python: &Path, schema: &str, instances: &[Value]) -> Vec<Option<Stri
     let file = dir.path().join("instances.jsonl");
     let text: String = instances.iter().map(|v| format!("{v}\n")).collect();
     fs::write(&file, text).expect("write instances");
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(VALIDATE)
-        .arg(repo().join("docs").join(schema))
-        .arg(&file)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "jsonschema failed on {schema}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        Command::new(python)
+            .arg("-c")
+            .arg(VALIDATE)
+            .arg(repo().join("docs").join(schema))
+            .arg(&file),
+        &format!("jsonschema failed on {schema}"),
     );
-    let results: Vec<Option<String>> = String::from_utf8_lossy(&out.stdout)
+    let results: Vec<Option<String>> = String::from_utf8_lossy(&out)
         .lines()
         .map(|line| serde_json::from_str(line).expect("a result line"))
         .collect();
