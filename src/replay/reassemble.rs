@@ -515,9 +515,10 @@ impl Reassembler {
         event
     }
 
-    /// [`Reassembler::push_exit`], the event made in `slot` (an event is a
-    /// few hundred bytes: made where it is wanted, it is not copied there),
-    /// which is left as it is when the exit completes none.
+    /// [`Reassembler::push_exit`], the event written to `slot` (the stream's
+    /// lent slot) instead of returned: an `Option<Event>` of a few hundred
+    /// bytes is then not written for every exit, only for one that
+    /// completes an event. `slot` is left as it is when it completes none.
     pub fn push_exit_into(&mut self, exit: &ExitRecord, slot: &mut Option<Event>) {
         self.stats.exits += 1;
         self.observe(exit.ts_ns);
