@@ -47,6 +47,7 @@ use crate::format::{
     SyncSink, WriterOptions,
 };
 use crate::redact::Redactor;
+use crate::replay::decode;
 
 /// Where the capture goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,9 +337,8 @@ impl KindCounts {
     }
 
     pub(crate) fn count(&mut self, raw: &[u8]) {
-        // Offsets of sc_record_header.kind and .syscall.
-        let kind = raw.get(20).copied().unwrap_or(0) as usize;
-        let syscall = raw.get(21).copied().unwrap_or(0) as usize;
+        let kind = decode::record_kind(raw).unwrap_or(0) as usize;
+        let syscall = usize::from(decode::record_syscall(raw).unwrap_or(0));
         if let Some(slot) = self
             .counts
             .get_mut(syscall)
@@ -400,8 +400,8 @@ impl CgroupPaths {
 
     /// The path to store for `raw`'s cgroup id when it is new, else `None`.
     fn note(&mut self, raw: &[u8]) -> Option<CgroupPath> {
-        // sc_record_header.kind at byte 20; sc_enter.cgroup_id at byte 24.
-        if raw.get(20).copied().map(u64::from) != Some(layout::SC_REC_ENTER) {
+        // sc_enter.cgroup_id at byte 24.
+        if decode::record_kind(raw) != Some(layout::SC_REC_ENTER) {
             return None;
         }
         let id = u64::from_le_bytes(raw.get(24..32)?.try_into().ok()?);

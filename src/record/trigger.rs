@@ -8,6 +8,7 @@
 
 use regex::bytes::Regex;
 
+use crate::bpf::layout;
 use crate::event::{Args, Captured};
 use crate::replay::decode::{self, RawRecord};
 
@@ -31,7 +32,20 @@ impl Triggers {
     }
 
     /// What `raw` triggers, described in a few words; `None` when nothing.
+    /// Only a record of a kind some set trigger looks at is decoded: this
+    /// runs on the record loop, for every record.
     pub fn check(&self, raw: &[u8], layout_version: u32) -> Option<String> {
+        let wanted = match decode::record_kind(raw)? {
+            layout::SC_REC_ENTER | layout::SC_REC_REFETCH | layout::SC_REC_EXEC => {
+                self.exec.is_some()
+            }
+            layout::SC_REC_EXIT => self.failed_exec || self.failed_mount,
+            layout::SC_REC_PROC_EXIT => self.signal,
+            _ => false,
+        };
+        if !wanted {
+            return None;
+        }
         match decode::decode(raw, layout_version).ok()? {
             RawRecord::Enter(e) | RawRecord::Refetch(e) | RawRecord::Exec(e) => {
                 let regex = self.exec.as_ref()?;
@@ -82,4 +96,50 @@ fn join(args: &[Captured]) -> Vec<u8> {
         line.extend_from_slice(&arg.bytes);
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Syscall;
+    use crate::replay::decode::testutil::{exit, s, Enter};
+
+    fn exec_entry() -> Vec<u8> {
+        Enter::new(Syscall::Execve, 10, 7, 7)
+            .item(s("/bin/true"))
+            .item(s("/bin/true"))
+            .item(s("snoopcap-trigger"))
+            .build()
+    }
+
+    #[test]
+    fn each_trigger_fires_on_its_records_only() {
+        let failed_mount = exit(Syscall::Mount, 11, 7, 7, -1, "mount");
+        let failed_exec = exit(Syscall::Execve, 11, 7, 7, -2, "sh");
+        let exec = Triggers {
+            exec: Regex::new("trigger$").ok(),
+            ..Triggers::default()
+        };
+        let said = exec.check(&exec_entry(), 1).expect("the exec matches");
+        assert!(said.contains("/bin/true snoopcap-trigger"), "{said}");
+        assert_eq!(exec.check(&failed_mount, 1), None);
+
+        let mounts = Triggers {
+            failed_mount: true,
+            ..Triggers::default()
+        };
+        assert_eq!(mounts.check(&exec_entry(), 1), None);
+        assert_eq!(mounts.check(&failed_exec, 1), None);
+        let said = mounts.check(&failed_mount, 1).expect("the mount failed");
+        assert!(said.starts_with("failed mount"), "{said}");
+
+        let execs = Triggers {
+            failed_exec: true,
+            ..Triggers::default()
+        };
+        assert!(execs.check(&failed_exec, 1).is_some());
+        assert_eq!(execs.check(&failed_mount, 1), None);
+        assert_eq!(Triggers::default().check(&failed_exec, 1), None);
+        assert_eq!(execs.check(&failed_exec[..20], 1), None);
+    }
 }

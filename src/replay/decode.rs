@@ -302,6 +302,20 @@ pub struct InFrame<'a> {
     pub shares: &'a mut FrameShares,
 }
 
+/// `sc_record_header.kind` of the record at the start of `raw` (an
+/// `SC_REC_*` value), read without decoding the record.
+pub fn record_kind(raw: &[u8]) -> Option<u64> {
+    raw.get(std::mem::offset_of!(sc_record_header, kind))
+        .map(|&kind| u64::from(kind))
+}
+
+/// `sc_record_header.syscall` of the record at the start of `raw` (an
+/// `SC_SYS_*` value), read without decoding the record.
+pub fn record_syscall(raw: &[u8]) -> Option<u8> {
+    raw.get(std::mem::offset_of!(sc_record_header, syscall))
+        .copied()
+}
+
 /// The length of the record at the start of `buf` (records are packed back
 /// to back), from its size field, checked against the layout's bounds and
 /// against `buf`'s length. Use it to split a buffer of records; [`decode`]
@@ -1289,6 +1303,20 @@ mod tests {
 
     fn dec(raw: &[u8]) -> Result<RawRecord, DecodeError> {
         decode(raw, 1)
+    }
+
+    #[test]
+    fn kind_and_syscall_are_read_from_the_header_alone() {
+        let entry = Enter::new(Syscall::Umount, 10, 7, 7)
+            .item(s("/mnt"))
+            .build();
+        assert_eq!(record_kind(&entry), Some(layout::SC_REC_ENTER));
+        assert_eq!(record_syscall(&entry), Some(Syscall::Umount.raw()));
+        let exit = exit(Syscall::Mount, 11, 7, 7, -1, "mount");
+        assert_eq!(record_kind(&exit), Some(layout::SC_REC_EXIT));
+        assert_eq!(record_syscall(&exit), Some(Syscall::Mount.raw()));
+        assert_eq!(record_kind(&exit[..20]), None);
+        assert_eq!(record_syscall(&exit[..21]), None);
     }
 
     fn enter(raw: &[u8]) -> EnterRecord {

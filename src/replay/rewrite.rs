@@ -44,6 +44,7 @@ use crate::format::{
 };
 use crate::redact::Redactor;
 
+use super::decode;
 use super::stream::{EventStream, Item, StreamOptions, Summary};
 use super::{input_name, Filter};
 
@@ -192,7 +193,7 @@ impl Selection {
     /// for the identities of the selected events' processes: a fork by or
     /// of one of them, or the exit of one.
     fn is_context(&self, raw: &[u8]) -> bool {
-        let kind = raw.get(20).copied().map(u64::from);
+        let kind = decode::record_kind(raw);
         let pid = read_u32(raw, 8);
         if kind == Some(layout::SC_REC_FORK) {
             // sc_fork.child_pid at offset 56.
@@ -218,8 +219,8 @@ struct KindTally(std::collections::BTreeMap<(u8, u8), u64>);
 impl KindTally {
     fn count(&mut self, raw: &[u8]) {
         let key = (
-            raw.get(21).copied().unwrap_or(0),
-            raw.get(20).copied().unwrap_or(0),
+            decode::record_syscall(raw).unwrap_or(0),
+            decode::record_kind(raw).map_or(0, |kind| kind as u8),
         );
         *self.0.entry(key).or_insert(0) += 1;
     }

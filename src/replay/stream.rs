@@ -224,11 +224,10 @@ const TALLY_KINDS: usize = 4;
 impl RecordTally {
     fn count(&mut self, raw: &[u8]) {
         self.records += 1;
-        // sc_record_header: kind at byte 20, syscall at byte 21.
-        let Some(&kind) = raw.get(20) else {
+        let Some(kind) = decode::record_kind(raw) else {
             return;
         };
-        let kind = match u64::from(kind) {
+        let kind = match kind {
             layout::SC_REC_ENTER => 0,
             layout::SC_REC_EXIT => 1,
             layout::SC_REC_REFETCH => 2,
@@ -236,7 +235,7 @@ impl RecordTally {
             // A record of an unknown kind (undecodable) counts in `records` only.
             _ => return,
         };
-        let syscall = raw.get(21).map_or(0, |&n| usize::from(n));
+        let syscall = decode::record_syscall(raw).map_or(0, usize::from);
         let slot = if syscall < SYSCALL_SLOTS { syscall } else { 0 };
         self.by_kind[kind][slot] += 1;
     }
